@@ -1,0 +1,123 @@
+import type { Socket } from 'node:net';
+import { PeerwayError } from '../errors.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from '../wire/frame-decoder.js';
+import type { CloseInfo, ConnectionHandlers, MessageConnection } from './bearer.js';
+
+/**
+ * A MessageConnection over any Node stream socket (TCP, TLS, Unix domain): length-prefixed frames.
+ * Shared by every stream bearer so framing, size limits and close reasons behave the same on all of them.
+ */
+export class StreamConnection implements MessageConnection {
+  readonly reliable = true;
+  private handlers: ConnectionHandlers | undefined;
+  private early: Buffer[] = [];
+  private earlyClose: CloseInfo | undefined;
+  private closeInfo: CloseInfo | undefined;
+  private readonly decoder: FrameDecoder;
+  private readonly maxMessageBytes: number;
+  private ended = false;
+  private framesReceived = 0;
+  private readonly plain: boolean;
+
+  /**
+   * `plain` says the socket carries no TLS (default: true unless it is a TLSSocket). On a plain
+   * connection, a first frame header that is really a TLS ClientHello is reported as a bearer mix-up
+   * rather than as an oversized frame.
+   */
+  constructor(
+    readonly bearer: string,
+    private readonly socket: Socket,
+    readonly remote: string,
+    maxMessageBytes = DEFAULT_MAX_FRAME_BYTES,
+    plain = (socket as Socket & { encrypted?: boolean }).encrypted !== true,
+  ) {
+    this.plain = plain;
+    this.maxMessageBytes = maxMessageBytes;
+    this.decoder = new FrameDecoder(maxMessageBytes);
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.handlers?.drain?.());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.closeInfo ??= {
+        reason: `socket error: ${err.code ?? err.message}`,
+        error: new PeerwayError('CONNECTION_CLOSED', `connection to ${remote} failed: ${err.message}`, { cause: err }),
+      };
+    });
+    socket.on('close', () => this.finish());
+  }
+
+  get closed(): boolean {
+    // writableEnded: after close() the socket only flushes; a send() then must throw, not fail later.
+    return this.ended || this.socket.destroyed || this.socket.writableEnded;
+  }
+
+  start(handlers: ConnectionHandlers): void {
+    this.handlers = handlers;
+    const early = this.early;
+    this.early = [];
+    for (const m of early) handlers.message(m);
+    if (this.earlyClose) handlers.close(this.earlyClose);
+  }
+
+  send(payload: Uint8Array): boolean {
+    if (this.closed) throw new PeerwayError('CONNECTION_CLOSED', `connection to ${this.remote} is closed`);
+    if (payload.length > this.maxMessageBytes) {
+      throw new PeerwayError(
+        'FRAME_TOO_LARGE',
+        `message of ${payload.length} bytes is above the limit of ${this.maxMessageBytes} bytes on ${this.bearer}`,
+        { details: { length: payload.length, limit: this.maxMessageBytes } },
+      );
+    }
+    return this.socket.write(encodeFrame(payload));
+  }
+
+  close(reason = 'closed locally'): void {
+    if (this.closed) return;
+    this.closeInfo ??= { reason };
+    this.socket.end();
+    // A peer that never reads must not keep us half-open forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  /** Closes at once because of a fault; the reason is reported to the handlers and logs. */
+  abort(error: PeerwayError): void {
+    this.closeInfo ??= { reason: error.message, error };
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (frame) => {
+        this.framesReceived++;
+        if (this.handlers) this.handlers.message(frame);
+        else this.early.push(frame);
+      });
+    } catch (err) {
+      this.abort(this.tlsMixUp(err) ?? PeerwayError.from(err, 'PROTOCOL'));
+    }
+  }
+
+  /**
+   * A TLS record starts 0x16 0x03 0x01..0x04, which read as a length is ~369 MB: above any sane limit, so
+   * the decoder rejects it. Only then, and only for the first frame, is it renamed; never a behaviour change.
+   */
+  private tlsMixUp(err: unknown): PeerwayError | undefined {
+    if (!this.plain || this.framesReceived > 0 || !(err instanceof PeerwayError) || err.code !== 'FRAME_TOO_LARGE') return undefined;
+    const length = err.details?.length;
+    if (typeof length !== 'number' || length >>> 16 !== 0x1603 || ((length >>> 8) & 0xff) > 0x04) return undefined;
+    const fix = this.bearer === 'connect.bearer.tcp' ? 'connect with tcp:// or listen with connect.bearer.ssl' : `this bearer does not speak TLS; use connect.bearer.ssl`;
+    const where = this.bearer === 'connect.bearer.tcp' ? 'port' : 'connection';
+    return new PeerwayError('PROTOCOL', `peer started a TLS handshake on a plain ${this.bearer} ${where}; ${fix}`, { details: { remote: this.remote } });
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    let info = this.closeInfo ?? { reason: 'closed by peer' };
+    if (!this.closeInfo && this.decoder.pendingBytes > 0) {
+      info = { reason: `closed by peer in the middle of a frame (${this.decoder.pendingBytes} bytes pending)` };
+    }
+    if (this.handlers) this.handlers.close(info);
+    else this.earlyClose = info;
+  }
+}

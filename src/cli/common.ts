@@ -1,0 +1,89 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { PeerwayError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { parseBearerUrl } from '../bearer/registry.js';
+import type { BearerAddress } from '../bearer/bearer.js';
+
+/** Exit codes of every subcommand (DESIGN §7). */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Error codes that mean "the command line or a file you gave is wrong" rather than "something failed". */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'USAGE', 'CONFIG_INVALID', 'DEFINITION_INVALID', 'BEARER_UNKNOWN', 'BAD_ARGUMENT', 'METHOD_NOT_FOUND', 'EVENT_NOT_FOUND', 'PATH_NOT_FOUND',
+]);
+
+export function exitCodeFor(err: unknown): number {
+  return err instanceof PeerwayError && USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/** Prints an error the same way for every subcommand: `peerway <cmd>: error [CODE]: message`. */
+export function reportError(command: string, err: unknown): number {
+  const e = PeerwayError.from(err);
+  process.stderr.write(`peerway ${command}: error [${e.code}]: ${e.message}\n`);
+  return exitCodeFor(e);
+}
+
+/** Options every long-running subcommand shares. */
+export function addLogOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .addOption(new Option('--log-format <format>', 'log line format on stderr').choices(['pretty', 'json']).default('pretty'));
+}
+
+export function loggerFrom(name: string, opts: { logLevel?: string; logFormat?: string }): Logger {
+  return createLogger({ name, level: (opts.logLevel ?? 'info') as 'info', format: (opts.logFormat ?? 'pretty') as 'pretty' });
+}
+
+/** Commander argument parser for bearer URLs: a bad URL is a usage error naming the fix. */
+export function bearerUrlArg(value: string): BearerAddress {
+  try {
+    return parseBearerUrl(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function positiveIntArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
+  return n;
+}
+
+export function collect<T>(value: T, previous: T[] | undefined): T[] {
+  return [...(previous ?? []), value];
+}
+
+export const DEFAULT_SERVER_URL = 'tcp://127.0.0.1:2002';
+
+/** `--server URL` with the default, shared by client-side subcommands. */
+export function addServerOption(cmd: Command): Command {
+  return cmd
+    .option('-s, --server <url>', 'server address (tcp://HOST:PORT)', bearerUrlArg, parseBearerUrl(DEFAULT_SERVER_URL))
+    .option('--timeout <ms>', 'time allowed for connecting and for each request', positiveIntArg, 10_000);
+}
+
+/**
+ * Resolves on SIGINT/SIGTERM (Ctrl-C): long-running subcommands await it, then clean up and exit 0.
+ */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+/** Writes one line to stdout, waiting for the pipe when it is full (so `| head` and slow readers work). */
+export function printLine(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(text + '\n')) resolve();
+    else process.stdout.once('drain', () => resolve());
+  });
+}

@@ -1,0 +1,81 @@
+import { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { connect, type PeerwayClient } from '../client/client.js';
+import type { DataChange, ServiceEvent } from '../client/session.js';
+import { toJsonValue } from '../definition/values.js';
+import { positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
+import { startPeerway, type PeerwayProcess } from './peerway-process.js';
+
+const examples = (name: string) => fileURLToPath(new URL(`../../examples/${name}`, import.meta.url));
+
+interface DemoCliOptions {
+  duration?: number;
+}
+
+/**
+ * `peerway demo` (what `npm start` runs): a real server process with an in-process service, a real runner
+ * process with a remote service, and a client in this process that calls, watches and prints.
+ */
+export function demoCommand(setExit: (code: number) => void): Command {
+  return new Command('demo')
+    .description('start a server, a runner and a client, and show them working together (Ctrl-C stops)')
+    .option('--duration <ms>', 'stop by itself after this long', positiveIntArg)
+    .action(async (opts: DemoCliOptions) => {
+      const children: PeerwayProcess[] = [];
+      let client: PeerwayClient | undefined;
+      try {
+        const say = (text: string) => printLine(text);
+        await say('Peerway demo: starting a server with the in-process service Vehicle…');
+        const server = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0', '--service', examples('vehicle.xml')]);
+        children.push(server);
+        const [, address] = await server.waitFor(/listening connect\.bearer\.tcp (\S+)/);
+        const url = `tcp://${address}`;
+        await say(`  server listening on ${url}`);
+        await say('Starting a runner that hosts the remote service Climate…');
+        const runner = startPeerway(['runner', '--server', url, examples('climate.xml')]);
+        children.push(runner);
+        await runner.waitFor(/registered .*/);
+        await say('  runner registered Climate');
+
+        client = await connect(url, { agent: 'peerway-demo' });
+        await say('Services on the server:');
+        for (const s of await client.services()) await say(`  ${s.name} (${s.location}, ${s.origin})`);
+
+        const climate = await client.startSession('Climate');
+        await say(`Session ${climate.id} with Climate (${climate.location}). Watching its runtime data and events:`);
+        const show = (service: string) => (c: DataChange) =>
+          void say(`  [${service}] runtime data ${c.path || '(all)'} = ${JSON.stringify(toJsonValue(c.value))}   (route: ${c.route}${c.link ? `, link ${c.link}` : ''})`);
+        const showEvent = (service: string) => (e: ServiceEvent) =>
+          void say(`  [${service}] event ${e.name} ${JSON.stringify(toJsonValue(e.args))}   (route: ${e.route}${e.link ? `, link ${e.link}` : ''})`);
+        const { snapshot } = await climate.watch('', show('Climate'));
+        await say(`  initial runtime data: ${JSON.stringify(toJsonValue(snapshot))}`);
+        await climate.onEvent(undefined, showEvent('Climate'));
+
+        await say('Calling Climate.setTemperature(zone=1, celsius=31.5)…');
+        await say(`  → ${JSON.stringify(await climate.call('setTemperature', { zone: 1, celsius: 31.5 }))}`);
+        await say(`Calling Climate.getTemperature(zone=1) → ${JSON.stringify(await climate.call('getTemperature', { zone: 1 }))}`);
+
+        const vehicle = await client.startSession('Vehicle');
+        await say(`Session ${vehicle.id} with Vehicle (${vehicle.location}).`);
+        await vehicle.watch('speed', show('Vehicle'));
+        await vehicle.onEvent('gearChanged', showEvent('Vehicle'));
+        await say(`Calling Vehicle.getVin() → ${JSON.stringify(await vehicle.call('getVin'))}`);
+        await say(`Calling Vehicle.setGear(gear="D") → ${JSON.stringify(await vehicle.call('setGear', { gear: 'D' }))}`);
+        await say(opts.duration ? `Running for ${opts.duration} ms…` : 'Live updates follow. Press Ctrl-C to stop.');
+
+        const stopAfter = opts.duration ? new Promise<void>((r) => setTimeout(r, opts.duration).unref()) : new Promise<void>(() => {});
+        await Promise.race([untilSignal(), stopAfter]);
+        await say('Stopping: sessions, client, runner, server…');
+        await climate.stop().catch(() => undefined);
+        await vehicle.stop().catch(() => undefined);
+        setExit(EXIT_OK);
+      } catch (err) {
+        for (const c of children) if (c.stderr()) process.stderr.write(c.stderr());
+        setExit(reportError('demo', err));
+      } finally {
+        await client?.close();
+        for (const c of children.reverse()) await c.stop();
+      }
+      await printLine('Demo stopped.');
+    });
+}

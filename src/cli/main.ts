@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT_OK, EXIT_USAGE, reportError } from './common.js';
+import { serverCommand } from './server.js';
+import { runnerCommand } from './runner.js';
+import { callCommand } from './call.js';
+import { watchCommand } from './watch.js';
+import { checkCommand } from './check.js';
+import { demoCommand } from './demo.js';
+import { servicesCommand, statsCommand } from './inspect.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * The `peerway` command. Each subcommand lives in its own file and returns its exit code:
+ * 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('peerway')
+    .description('Peerway: a service broker whose remote services talk to clients peer-to-peer')
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  let exitCode = EXIT_OK;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  for (const make of [serverCommand, runnerCommand, callCommand, watchCommand, servicesCommand, statsCommand, checkCommand, demoCommand]) {
+    program.addCommand(make(setExit).exitOverride());
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT_OK : EXIT_USAGE;
+    }
+    return reportError(program.args[0] ?? '', err);
+  }
+  return exitCode;
+}

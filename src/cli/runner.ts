@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import type { BearerAddress } from '../bearer/bearer.js';
+import { PeerwayError } from '../errors.js';
+import { PeerwayRunner } from '../runner/runner.js';
+import { loadService } from '../service/load-service.js';
+import type { ServiceRuntime } from '../service/service-runtime.js';
+import { addLogOptions, addServerOption, loggerFrom, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
+
+interface RunnerCliOptions {
+  server: BearerAddress;
+  timeout: number;
+  impl?: string;
+  logLevel: string;
+  logFormat: string;
+}
+
+export function runnerCommand(setExit: (code: number) => void): Command {
+  const cmd = new Command('runner')
+    .description('host remote services: connect to the server, register them, serve their calls')
+    .argument('<files...>', 'service definition XML files (each with its implementation next to it)')
+    .option('--impl <file>', 'implementation module, when there is a single XML file whose sibling is not used')
+    .addHelpText('after', '\nPrints "registered NAME… with URL" on stdout once the server accepted the services.\nIf the server goes away, says so on stderr and reconnects.');
+  addServerOption(cmd);
+  addLogOptions(cmd);
+  cmd.action(async (files: string[], opts: RunnerCliOptions) => {
+    const log = loggerFrom('runner', opts);
+    const runtimes: ServiceRuntime[] = [];
+    let runner: PeerwayRunner | undefined;
+    try {
+      if (opts.impl && files.length > 1) {
+        throw new PeerwayError('USAGE', '--impl applies to a single XML file; give one file, or put each implementation next to its XML');
+      }
+      for (const file of files) runtimes.push(await loadService(file, opts.impl, log));
+      for (const r of runtimes) await r.start();
+      runner = new PeerwayRunner({ server: opts.server, services: runtimes, logger: log, connectOptions: { timeoutMs: opts.timeout } });
+      const names = await runner.start();
+      await printLine(`registered ${names.join(', ')} with ${runner.serverUrl}`);
+    } catch (err) {
+      await runner?.stop();
+      await Promise.all(runtimes.map((r) => r.stop()));
+      setExit(reportError('runner', err));
+      return;
+    }
+    const fatal = new Promise<PeerwayError>((resolve) => runner!.once('fatal', resolve));
+    const outcome = await Promise.race([untilSignal(), fatal]);
+    await runner.stop();
+    setExit(outcome instanceof PeerwayError ? reportError('runner', outcome) : EXIT_OK);
+  });
+  return cmd;
+}

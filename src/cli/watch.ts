@@ -1,0 +1,88 @@
+import { Command } from 'commander';
+import type { BearerAddress } from '../bearer/bearer.js';
+import type { RuntimeDataNode } from '../definition/model.js';
+import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
+import { toJsonValue } from '../definition/values.js';
+import type { PeerwayError } from '../errors.js';
+import type { DataChange, ServiceEvent, Session } from '../client/session.js';
+import { addServerOption, collect, positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
+import { withClient } from './with-client.js';
+
+interface WatchCliOptions {
+  server: BearerAddress;
+  timeout: number;
+  path: string;
+  event?: string[];
+  events: boolean;
+  data: boolean;
+  count?: number;
+}
+
+export function watchCommand(setExit: (code: number) => void): Command {
+  const cmd = new Command('watch')
+    .description('print runtime data (initial values, then each change) and events of a service, one JSON object per line')
+    .argument('<service>', 'service name')
+    .option('-p, --path <path>', 'runtime-data dot path to watch (default: everything)', '')
+    .option('-e, --event <name>', 'watch only this event, repeatable (default: every event)', collect<string>)
+    .option('--no-events', 'do not subscribe to events')
+    .option('--no-data', 'do not watch runtime data')
+    .option('-n, --count <n>', 'exit after printing n lines', positiveIntArg)
+    .addHelpText(
+      'after',
+      '\nLines look like\n  {"kind":"runtime-data","path":"cabin.temperature","value":21.5,"route":"server","initial":true}\n  {"kind":"event","name":"overheat","args":{"celsius":90},"route":"server"}\n"route" says how the message arrived: "server" (relayed) or "direct" (peer-to-peer, with "link").',
+    );
+  addServerOption(cmd);
+  cmd.action(async (service: string, opts: WatchCliOptions) => {
+    try {
+      const code = await withClient(opts.server, opts.timeout, (client) => client.startSession(service).then((s) => watchSession(s, opts)));
+      setExit(code);
+    } catch (err) {
+      setExit(reportError('watch', err));
+    }
+  });
+  return cmd;
+}
+
+/** Prints until Ctrl-C, `--count` lines, or the session ends (then exit 1 with the reason). */
+async function watchSession(session: Session, opts: WatchCliOptions): Promise<number> {
+  let printed = 0;
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  // Lines are queued so they stay in order even when stdout applies backpressure.
+  let queue = Promise.resolve();
+  const emit = (line: Record<string, unknown>) => {
+    queue = queue.then(async () => {
+      if (opts.count !== undefined && printed >= opts.count) return;
+      await printLine(JSON.stringify(line));
+      printed++;
+      if (opts.count !== undefined && printed >= opts.count) finish(EXIT_OK);
+    });
+  };
+  session.once('ended', (err: PeerwayError) => {
+    queue = queue.then(() => finish(reportError('watch', err)));
+  });
+
+  if (opts.events) {
+    const onEvent = (e: ServiceEvent) => emit({ kind: 'event', name: e.name, args: toJsonValue(e.args), route: e.route, ...(e.link ? { link: e.link } : {}) });
+    if (opts.event?.length) for (const name of opts.event) await session.onEvent(name, onEvent);
+    else await session.onEvent(undefined, onEvent);
+  }
+  if (opts.data) {
+    const onChange = (c: DataChange) => emit({ kind: 'runtime-data', path: c.path, value: toJsonValue(c.value), route: c.route, ...(c.link ? { link: c.link } : {}) });
+    await session.watch(opts.path, onChange);
+    const node = RuntimeDataTree.nodeAt(session.definition.runtimeData, opts.path);
+    for (const leaf of leavesOf(node)) {
+      emit({ kind: 'runtime-data', path: leaf, value: toJsonValue(session.data.get(leaf)), route: 'server', initial: true });
+    }
+  }
+  const code = await Promise.race([done, untilSignal().then(() => EXIT_OK)]);
+  await queue;
+  if (!session.ended) await session.stop().catch(() => undefined);
+  return code;
+}
+
+/** Dot paths of the leaves (and lists, printed whole) under a runtime-data node. */
+function leavesOf(node: RuntimeDataNode): string[] {
+  if (node.kind === 'leaf' || node.repeated) return [node.path];
+  return node.children.flatMap(leavesOf);
+}

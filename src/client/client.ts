@@ -1,0 +1,159 @@
+import { EventEmitter } from 'node:events';
+import { PeerwayError } from '../errors.js';
+import type { BearerAddress, BearerAttributes } from '../bearer/bearer.js';
+import { availableBearerIds, formatBearerUrl, getBearer, parseBearerUrl } from '../bearer/registry.js';
+import { parseDefinition } from '../definition/parse-definition.js';
+import type { ServiceDefinition } from '../definition/model.js';
+import type { Channel, RequestOptions } from '../wire/channel.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../wire/channel.js';
+import { dialHandshake } from '../wire/handshake.js';
+import type { Push } from '../wire/messages.js';
+import { PROTOCOL_VERSION } from '../wire/messages.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { ServiceListing } from '../server/server.js';
+import type { SessionStartReply } from '../server/client-handler.js';
+import { hostId } from './host-id.js';
+import { Session } from './session.js';
+
+export interface ClientOptions {
+  /** Time allowed to connect and complete the hello (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Default time allowed for each call and request (default 10 s); per-call options override it. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** Bearer attributes for the server connection (certificates for ssl, …). */
+  attributes?: BearerAttributes;
+  /** Largest message sent or accepted. */
+  maxMessageBytes?: number;
+  /** Software name reported to the server, for its logs. */
+  agent?: string;
+}
+
+export interface StartSessionOptions extends RequestOptions {}
+
+export interface RelayStats {
+  services: Record<string, { location: string; sessions: number; calls: number; eventsIn: number; eventsOut: number; dataIn: number; dataOut: number }>;
+  sessions: number;
+}
+
+/**
+ * Connects to a Peerway server. `url` is `tcp://HOST:PORT` (or another registered bearer's scheme).
+ *
+ * ```ts
+ * const client = await connect('tcp://127.0.0.1:2002');
+ * const climate = await client.startSession('Climate');
+ * await climate.call('setTemperature', { zone: 1, celsius: 22.5 });
+ * ```
+ */
+export async function connect(url: string | BearerAddress, options: ClientOptions = {}): Promise<PeerwayClient> {
+  const address = typeof url === 'string' ? parseBearerUrl(url) : url;
+  const label = `server at ${formatBearerUrl(address)}`;
+  const connection = await getBearer(address.bearer).connect(address, {
+    ...(options.attributes ? { attributes: options.attributes } : {}),
+    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    timeoutMs: options.connectTimeoutMs ?? 10_000,
+  });
+  const channel = await dialHandshake(connection, label, {
+    role: 'client',
+    agent: options.agent ?? `peerway-client/${process.pid}`,
+    timeoutMs: options.connectTimeoutMs ?? 10_000,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return new PeerwayClient(channel, address, options);
+}
+
+/**
+ * A connection to a Peerway server. Every pending call fails with a typed error (CONNECTION_CLOSED) if the
+ * connection drops; nothing waits forever.
+ *
+ * Events: `close` ({ reason, error? }).
+ */
+export class PeerwayClient extends EventEmitter {
+  readonly log: Logger;
+  private readonly sessions = new Map<string, Session>();
+  private readonly definitions = new Map<string, ServiceDefinition>(); // by XML text: parse once
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly channel: Channel,
+    readonly serverAddress: BearerAddress,
+    options: ClientOptions,
+  ) {
+    super();
+    this.log = options.logger ?? silentLogger();
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    channel.defaultTimeoutMs = this.timeoutMs;
+    channel.start({
+      push: (m) => this.onPush(m),
+      request: (m) => {
+        throw new PeerwayError('PROTOCOL', `clients do not answer "${m.type}" requests`);
+      },
+      close: (info) => {
+        const err = new PeerwayError('CONNECTION_CLOSED', `connection to the server at ${formatBearerUrl(serverAddress)} closed: ${info.reason}`);
+        for (const s of this.sessions.values()) s.markEnded(err);
+        this.sessions.clear();
+        this.emit('close', info);
+      },
+    });
+  }
+
+  get closed(): boolean {
+    return this.channel.closed;
+  }
+
+  /** The services registered on the server. */
+  services(options: RequestOptions = {}): Promise<ServiceListing[]> {
+    return this.channel.request({ type: 'list' }, options);
+  }
+
+  /** Relay counters per service: what went through the server. */
+  stats(options: RequestOptions = {}): Promise<RelayStats> {
+    return this.channel.request({ type: 'stats' }, options);
+  }
+
+  /** Starts a session with a service; fails with SERVICE_NOT_FOUND when it is not registered. */
+  async startSession(service: string, options: StartSessionOptions = {}): Promise<Session> {
+    const reply = await this.channel.request<SessionStartReply>(
+      { type: 'start', service, client: { bearers: availableBearerIds(), host: hostId(), version: PROTOCOL_VERSION } },
+      options,
+    );
+    let definition = this.definitions.get(reply.xml);
+    if (!definition) {
+      definition = parseDefinition(reply.xml, `${reply.service}.xml (from the server)`);
+      this.definitions.set(reply.xml, definition);
+    }
+    const session = new Session(
+      { id: reply.session, service: reply.service, location: reply.location, definition, ...(reply.routing ? { routing: reply.routing } : {}) },
+      this.channel,
+      this.timeoutMs,
+      (id) => this.sessions.delete(id),
+    );
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  /** Closes the connection; the server ends this client's sessions. */
+  async close(): Promise<void> {
+    if (this.channel.closed) return;
+    const closed = new Promise<void>((resolve) => this.once('close', () => resolve()));
+    this.channel.close('client closed');
+    await closed;
+  }
+
+  private onPush(m: Push): void {
+    if (m.type === 'event' || m.type === 'data') {
+      const session = m.session ? this.sessions.get(m.session) : undefined;
+      if (!session) return; // a push racing with stop(); nothing to deliver to
+      if (m.type === 'event') session.deliverEvent(m, 'server');
+      else session.deliverData(m, 'server');
+    } else if (m.type === 'ended') {
+      const session = this.sessions.get(m.session);
+      if (!session) return;
+      this.sessions.delete(m.session);
+      session.markEnded(PeerwayError.fromWire(m.error));
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { pino, destination, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  /** Component name shown on every line (`server`, `runner`, `client`). */
+  name: string;
+  level?: LevelWithSilent;
+  /** `pretty` (one readable line per entry, the default) or `json` (one JSON object per line, for log shippers). */
+  format?: 'pretty' | 'json';
+  /** Where lines go; stderr by default so stdout stays for results (`peerway call`, `peerway watch`). */
+  fd?: number;
+}
+
+/**
+ * The one logger every component uses (pino): structured fields such as `session` and `service` on each
+ * entry, readable by default, JSON on request. Environment overrides: PEERWAY_LOG_LEVEL, PEERWAY_LOG_FORMAT.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const level = (process.env.PEERWAY_LOG_LEVEL as LevelWithSilent | undefined) ?? options.level ?? 'info';
+  const format = (process.env.PEERWAY_LOG_FORMAT as 'pretty' | 'json' | undefined) ?? options.format ?? 'pretty';
+  const fd = options.fd ?? 2;
+  const base = { name: options.name, level, base: undefined };
+  if (format === 'json') return pino(base, destination({ fd, sync: true }));
+  const stream = pretty({
+    destination: fd,
+    sync: true,
+    colorize: Boolean(process.stderr.isTTY) && fd === 2,
+    singleLine: true,
+    translateTime: 'HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return pino(base, stream);
+}
+
+/** A logger that drops everything; the default for library users who did not pass one. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

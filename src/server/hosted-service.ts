@@ -1,0 +1,29 @@
+import type { ServiceDefinition } from '../definition/model.js';
+import type { RequestOptions } from '../wire/channel.js';
+import type { ClientProfile } from '../wire/messages.js';
+
+export interface SessionOpening {
+  session: string;
+  service: string;
+  client: ClientProfile;
+}
+
+/** What the service side answers when a session opens (routing instructions arrive with peer-to-peer). */
+export interface SessionOpened {
+  routing?: string;
+}
+
+/**
+ * A service as the server sees it, wherever it runs. The server relays through this interface only, so
+ * in-process and remote services are interchangeable for sessions, calls and subscriptions.
+ */
+export interface HostedService {
+  readonly name: string;
+  readonly definition: ServiceDefinition;
+  readonly location: 'in-process' | 'remote';
+  /** Where it runs, for listings (`in-process`, or the runner's address). */
+  readonly origin: string;
+  openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened>;
+  closeSession(session: string): void;
+  call(session: string, method: string, args: Record<string, unknown>, options: RequestOptions): Promise<unknown>;
+}

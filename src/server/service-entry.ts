@@ -1,0 +1,65 @@
+import type { ServiceDefinition } from '../definition/model.js';
+import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
+import type { HostedService } from './hosted-service.js';
+import type { ServerSession } from './server-session.js';
+
+/** Relay counters of one service, readable with `peerway stats`: they show what went through the server. */
+export interface RelayCounters {
+  /** Calls relayed from clients to the service. */
+  calls: number;
+  /** Events received from the service. */
+  eventsIn: number;
+  /** Event messages pushed to client sessions. */
+  eventsOut: number;
+  /** Runtime-data updates received from the service. */
+  dataIn: number;
+  /** Runtime-data messages pushed to client sessions. */
+  dataOut: number;
+}
+
+/**
+ * The server's record of one registered service: how to reach it, its live sessions, the server's copy of
+ * its runtime data (kept current from the updates the service publishes) and relay counters.
+ */
+export class ServiceEntry {
+  readonly sessions = new Set<ServerSession>();
+  readonly runtimeData: RuntimeDataTree;
+  readonly counters: RelayCounters = { calls: 0, eventsIn: 0, eventsOut: 0, dataIn: 0, dataOut: 0 };
+  readonly registeredAt = new Date();
+
+  constructor(readonly hosted: HostedService, initialData?: unknown) {
+    this.runtimeData = new RuntimeDataTree(hosted.definition);
+    if (initialData !== undefined && initialData !== null) this.runtimeData.apply('', initialData);
+  }
+
+  get name(): string {
+    return this.hosted.name;
+  }
+
+  get definition(): ServiceDefinition {
+    return this.hosted.definition;
+  }
+
+  /** An event from the service: forward to every session subscribed to it. */
+  publishEvent(name: string, args: Record<string, unknown>): void {
+    this.counters.eventsIn++;
+    for (const s of this.sessions) {
+      if (s.wantsEvent(name)) {
+        s.pushEvent(name, args);
+        this.counters.eventsOut++;
+      }
+    }
+  }
+
+  /** A runtime-data update from the service: keep the copy current, then forward to interested sessions. */
+  publishData(path: string, value: unknown): void {
+    this.counters.dataIn++;
+    this.runtimeData.apply(path, value);
+    for (const s of this.sessions) {
+      if (s.wantsData(path)) {
+        s.pushData(path, value);
+        this.counters.dataOut++;
+      }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PeerwayError } from '../errors.js';
+import type { ServiceDefinition } from '../definition/model.js';
+
+/** What a method implementation receives besides its arguments. */
+export interface CallContext {
+  /** The session the call belongs to. */
+  session: string;
+  /** How the call arrived: relayed by the server, or over a peer-to-peer link. */
+  route: 'server' | 'direct';
+  /** The service itself, to emit events or update runtime data from inside a method. */
+  service: ServiceApi;
+}
+
+/** The handle a service implementation gets in `start(service)` and in every call context. */
+export interface ServiceApi {
+  readonly name: string;
+  readonly definition: ServiceDefinition;
+  /** Sends an event to every subscriber; arguments are checked against the definition. */
+  emit(event: string, args?: Record<string, unknown>): void;
+  /** Writes runtime data at a dot path; the value is checked against the definition and published. */
+  set(path: string, value: unknown): void;
+  /** Reads runtime data at a dot path ('' = the whole tree). */
+  get(path?: string): unknown;
+}
+
+export type MethodHandler = (args: Record<string, any>, ctx: CallContext) => unknown | Promise<unknown>;
+
+/**
+ * The implementation contract: the default export of the module next to the XML (same base name,
+ * `.js`/`.mjs`/`.ts`) or given with `--impl`.
+ */
+export interface ServiceImplementation {
+  methods?: Record<string, MethodHandler>;
+  start?(service: ServiceApi): void | Promise<void>;
+  stop?(): void | Promise<void>;
+}
+
+/** Identity helper that gives a TypeScript implementation full type checking of its shape. */
+export function defineService(impl: ServiceImplementation): ServiceImplementation {
+  return impl;
+}
+
+const IMPLEMENTATION_EXTENSIONS = ['.js', '.mjs', '.ts', '.mts'];
+
+/** The implementation file for a definition: the explicit one, or the first sibling with a known extension. */
+export function findImplementation(xmlFile: string, explicit?: string): string | undefined {
+  if (explicit) return path.resolve(explicit);
+  const base = xmlFile.replace(/\.xml$/i, '');
+  for (const ext of IMPLEMENTATION_EXTENSIONS) {
+    if (existsSync(base + ext)) return path.resolve(base + ext);
+  }
+  return undefined;
+}
+
+let tsxRegistered = false;
+
+/**
+ * Imports an implementation module and checks its shape, so a typo (`method:` instead of `methods:`, a
+ * method the XML does not declare) is reported at start-up with the file name, not at the first call.
+ */
+export async function loadImplementation(file: string, definition: ServiceDefinition): Promise<ServiceImplementation> {
+  if (!existsSync(file)) {
+    throw new PeerwayError('CONFIG_INVALID', `implementation ${file} does not exist (check the --impl path)`);
+  }
+  if (/\.m?ts$/.test(file) && !tsxRegistered) {
+    // TypeScript implementations are loaded through tsx, registered only when one is actually used.
+    const { register } = await import('tsx/esm/api');
+    register();
+    tsxRegistered = true;
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (err) {
+    throw new PeerwayError('CONFIG_INVALID', `cannot load implementation ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const impl = mod.default;
+  if (typeof impl !== 'object' || impl === null) {
+    throw new PeerwayError('CONFIG_INVALID', `${file} must have a default export object { methods?, start?, stop? } (found ${impl === undefined ? 'no default export' : typeof impl})`);
+  }
+  const allowed = new Set(['methods', 'start', 'stop']);
+  for (const key of Object.keys(impl)) {
+    if (!allowed.has(key)) {
+      throw new PeerwayError('CONFIG_INVALID', `${file}: unknown key "${key}" in the default export; allowed: methods, start, stop`);
+    }
+  }
+  const shaped = impl as ServiceImplementation;
+  for (const key of ['start', 'stop'] as const) {
+    if (shaped[key] !== undefined && typeof shaped[key] !== 'function') {
+      throw new PeerwayError('CONFIG_INVALID', `${file}: "${key}" must be a function`);
+    }
+  }
+  if (shaped.methods !== undefined) {
+    if (typeof shaped.methods !== 'object' || shaped.methods === null) {
+      throw new PeerwayError('CONFIG_INVALID', `${file}: "methods" must be an object of functions`);
+    }
+    for (const [name, fn] of Object.entries(shaped.methods)) {
+      if (!definition.methods.has(name)) {
+        const declared = [...definition.methods.keys()].join(', ') || 'none';
+        throw new PeerwayError('CONFIG_INVALID', `${file}: method "${name}" is not declared in ${definition.file} (declared: ${declared})`);
+      }
+      if (typeof fn !== 'function') throw new PeerwayError('CONFIG_INVALID', `${file}: methods.${name} must be a function`);
+    }
+  }
+  return shaped;
+}

@@ -1,0 +1,24 @@
+import { loadDefinitionFile } from '../definition/load-definition.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { PeerwayError } from '../errors.js';
+import { findImplementation, loadImplementation } from './implementation.js';
+import { ServiceRuntime } from './service-runtime.js';
+
+/**
+ * Loads a service from its definition XML and its implementation module (the sibling file with the same
+ * base name, or `implFile`), ready to start. Errors name the file and the fix.
+ */
+export async function loadService(xmlFile: string, implFile?: string, logger: Logger = silentLogger()): Promise<ServiceRuntime> {
+  const definition = await loadDefinitionFile(xmlFile);
+  const file = findImplementation(xmlFile, implFile);
+  if (!file) {
+    const base = xmlFile.replace(/\.xml$/i, '');
+    throw new PeerwayError(
+      'CONFIG_INVALID',
+      `no implementation for ${xmlFile}: looked for ${base}.js, ${base}.mjs, ${base}.ts and ${base}.mts; create one (default export { methods, start?, stop? }) or pass --impl FILE`,
+    );
+  }
+  const impl = await loadImplementation(file, definition);
+  return new ServiceRuntime(definition, impl, logger.child({ service: definition.name }));
+}

@@ -1,0 +1,111 @@
+import { PeerwayError } from '../errors.js';
+import type { ServiceDefinition } from '../definition/model.js';
+import { checkArguments, checkValue } from '../definition/values.js';
+import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
+import type { Logger } from '../logger.js';
+import type { CallContext, ServiceApi, ServiceImplementation } from './implementation.js';
+
+/** Where a service's events and runtime-data changes go: the server hub, a runner connection, direct links. */
+export interface ServiceOutput {
+  event(name: string, args: Record<string, unknown>): void;
+  data(path: string, value: unknown): void;
+}
+
+/**
+ * One running service: its definition, its implementation, and the only writable copy of its runtime
+ * data. Shared by in-process services (inside the server) and remote ones (inside a runner), so both
+ * check arguments, results, events and runtime data the same way.
+ */
+export class ServiceRuntime {
+  readonly name: string;
+  readonly tree: RuntimeDataTree;
+  readonly api: ServiceApi;
+  private readonly outputs = new Set<ServiceOutput>();
+  private started = false;
+
+  constructor(
+    readonly definition: ServiceDefinition,
+    private readonly impl: ServiceImplementation,
+    private readonly log: Logger,
+  ) {
+    this.name = definition.name;
+    this.tree = new RuntimeDataTree(definition);
+    const runtime = this;
+    this.api = {
+      name: definition.name,
+      definition,
+      emit: (event, args) => runtime.emit(event, args ?? {}),
+      set: (path, value) => runtime.set(path, value),
+      get: (path) => runtime.tree.get(path ?? ''),
+    };
+  }
+
+  addOutput(output: ServiceOutput): () => void {
+    this.outputs.add(output);
+    return () => this.outputs.delete(output);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    try {
+      await this.impl.start?.(this.api);
+    } catch (err) {
+      throw new PeerwayError('IMPLEMENTATION_ERROR', `${this.name}: start() threw: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    try {
+      await this.impl.stop?.();
+    } catch (err) {
+      this.log.warn({ service: this.name, err }, 'stop() threw');
+    }
+  }
+
+  /** Checks the arguments, runs the method, checks its result. Errors are PeerwayErrors with stable codes. */
+  async invoke(method: string, args: Record<string, unknown> | undefined, ctx: Omit<CallContext, 'service'>): Promise<unknown> {
+    const def = this.definition.methods.get(method);
+    if (!def) {
+      const known = [...this.definition.methods.keys()].join(', ') || 'none';
+      throw new PeerwayError('METHOD_NOT_FOUND', `service ${this.name} has no method "${method}" (methods: ${known})`);
+    }
+    const where = `${this.name}.${method}`;
+    const checked = checkArguments(this.definition, def.arguments, args, where);
+    const handler = this.impl.methods?.[method];
+    if (!handler) {
+      throw new PeerwayError('NOT_IMPLEMENTED', `${where} is declared in ${this.definition.file} but its implementation has no methods.${method}`);
+    }
+    let result: unknown;
+    try {
+      result = await handler(checked, { ...ctx, service: this.api });
+    } catch (err) {
+      if (err instanceof PeerwayError) throw err;
+      this.log.warn({ service: this.name, method, session: ctx.session, err }, 'method threw');
+      throw new PeerwayError('IMPLEMENTATION_ERROR', `${where} threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (def.returns.name === 'void') return undefined;
+    try {
+      return checkValue(this.definition, def.returns, result, `${where} result`);
+    } catch (err) {
+      throw new PeerwayError('BAD_RESULT', `${(err as Error).message} (fix the implementation of ${where})`);
+    }
+  }
+
+  emit(event: string, args: Record<string, unknown>): void {
+    const def = this.definition.events.get(event);
+    if (!def) {
+      const known = [...this.definition.events.keys()].join(', ') || 'none';
+      throw new PeerwayError('EVENT_NOT_FOUND', `service ${this.name} has no event "${event}" (events: ${known})`);
+    }
+    const checked = checkArguments(this.definition, def.arguments, args, `${this.name} event ${event}`);
+    for (const out of this.outputs) out.event(event, checked);
+  }
+
+  set(path: string, value: unknown): void {
+    const normalised = this.tree.set(path, value);
+    for (const out of this.outputs) out.data(path, normalised);
+  }
+}

@@ -1,0 +1,132 @@
+import { PeerwayError } from '../errors.js';
+import type { MessageConnection } from '../bearer/bearer.js';
+import { Channel } from './channel.js';
+import type { Hello, Role } from './messages.js';
+import { PROTOCOL_VERSION } from './messages.js';
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+
+export interface DialOptions {
+  role: Role;
+  agent?: string;
+  token?: string;
+  session?: string;
+  link?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Protocol version to announce; tests use it to check the mismatch path. */
+  version?: number;
+}
+
+/**
+ * The connecting side of the hello exchange: sends hello, waits for welcome. A refusal (version or role
+ * mismatch, bad token) arrives as an error message and rejects with that typed error; silence rejects
+ * with TIMEOUT. Either way the connection is closed, never left hanging.
+ */
+export function dialHandshake(connection: MessageConnection, peerLabel: string, options: DialOptions): Promise<Channel> {
+  const channel = new Channel(connection, peerLabel);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  return new Promise<Channel>((resolve, reject) => {
+    let done = false;
+    const finish = (err?: PeerwayError) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        channel.close(err.message);
+        reject(err);
+      } else {
+        resolve(channel);
+      }
+    };
+    const onAbort = () => finish(new PeerwayError('ABORTED', `handshake with ${peerLabel} was aborted`));
+    const timer = setTimeout(
+      () => finish(new PeerwayError('TIMEOUT', `${peerLabel} did not answer the hello within ${timeoutMs} ms (is it a Peerway server on the right bearer?)`)),
+      timeoutMs,
+    );
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    channel.takeFirstMessage((m) => {
+      if (m.type === 'welcome') finish();
+      else if (m.type === 'error') finish(PeerwayError.fromWire(m.error));
+      else finish(new PeerwayError('PROTOCOL', `${peerLabel} answered the hello with "${m.type}" instead of "welcome"`));
+    });
+    channel.start({
+      close: (info) => finish(info.error ?? new PeerwayError('CONNECTION_CLOSED', `${peerLabel} closed the connection during the handshake (${info.reason})`)),
+    });
+    const hello: Hello = { type: 'hello', version: options.version ?? PROTOCOL_VERSION, role: options.role };
+    if (options.agent) hello.agent = options.agent;
+    if (options.token) hello.token = options.token;
+    if (options.session) hello.session = options.session;
+    if (options.link) hello.link = options.link;
+    try {
+      channel.send(hello);
+    } catch (err) {
+      finish(PeerwayError.from(err, 'CONNECTION_CLOSED'));
+    }
+  });
+}
+
+export interface AcceptOptions {
+  /** Roles this endpoint accepts. */
+  roles: readonly Role[];
+  /** Name announced in the welcome. */
+  peer: string;
+  timeoutMs?: number;
+  /** Extra check (e.g. the link token); throw a PeerwayError to refuse. */
+  verify?(hello: Hello): void;
+}
+
+/**
+ * The accepting side: the first message must be a hello with our protocol version and an accepted role.
+ * Anything else is answered with an error message and a close. Resolves with the channel (handlers not
+ * yet attached: call `channel.setHandlers`) and the peer's hello.
+ */
+export function acceptHandshake(connection: MessageConnection, peerLabel: string, options: AcceptOptions): Promise<{ channel: Channel; hello: Hello }> {
+  const channel = new Channel(connection, peerLabel);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const refuse = (err: PeerwayError) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      channel.fail(err);
+      reject(err);
+    };
+    const timer = setTimeout(() => refuse(new PeerwayError('TIMEOUT', `no hello within ${timeoutMs} ms`)), timeoutMs);
+    channel.takeFirstMessage((m) => {
+      if (m.type !== 'hello') {
+        refuse(new PeerwayError('PROTOCOL', `the first message must be "hello", got "${m.type}"`));
+        return;
+      }
+      if (m.version !== PROTOCOL_VERSION) {
+        refuse(new PeerwayError('VERSION_MISMATCH', `protocol version ${String(m.version)} is not supported; this peer speaks version ${PROTOCOL_VERSION} (upgrade the older side)`));
+        return;
+      }
+      if (!options.roles.includes(m.role)) {
+        refuse(new PeerwayError('PROTOCOL', `role "${String(m.role)}" is not accepted here; expected ${options.roles.map((r) => `"${r}"`).join(' or ')}`));
+        return;
+      }
+      try {
+        options.verify?.(m);
+      } catch (err) {
+        refuse(PeerwayError.from(err, 'UNAUTHORIZED'));
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      channel.send({ type: 'welcome', version: PROTOCOL_VERSION, peer: options.peer });
+      resolve({ channel, hello: m });
+    });
+    channel.start({
+      close: (info) => {
+        if (!done) {
+          done = true;
+          clearTimeout(timer);
+          reject(info.error ?? new PeerwayError('CONNECTION_CLOSED', `closed before the hello (${info.reason})`));
+        }
+      },
+    });
+  });
+}

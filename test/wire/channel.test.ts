@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { tcpBearer } from '../../src/bearer/tcp.js';
+import type { MessageConnection } from '../../src/bearer/bearer.js';
+import { acceptHandshake, dialHandshake } from '../../src/wire/handshake.js';
+import { Channel } from '../../src/wire/channel.js';
+import { PeerwayError } from '../../src/errors.js';
+import { encodeFrame } from '../../src/wire/frame-decoder.js';
+import { encodeMessage } from '../../src/wire/codec.js';
+
+/** A real TCP listener that runs the accepting side of the handshake and answers requests with `answer`. */
+async function listen(t: import('node:test').TestContext, answer: (m: any) => unknown, onAccepted?: (c: Channel) => void) {
+  const refused: PeerwayError[] = [];
+  const listener = await tcpBearer.listen({ bearer: tcpBearer.id, host: '127.0.0.1', port: 0 }, (conn: MessageConnection) => {
+    acceptHandshake(conn, 'test', { roles: ['client'], peer: 'test-server' }).then(
+      ({ channel }) => {
+        channel.setHandlers({ request: answer });
+        onAccepted?.(channel);
+      },
+      (err) => refused.push(err),
+    );
+  });
+  t.after(() => listener.close());
+  return { port: listener.address.port!, refused };
+}
+
+test('requests get their replies and typed errors over a real TCP connection', async (t) => {
+  const { port } = await listen(t, (m) => {
+    if (m.type === 'list') return ['a'];
+    throw new PeerwayError('SERVICE_NOT_FOUND', 'nope');
+  });
+  const conn = await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port });
+  const channel = await dialHandshake(conn, 'server', { role: 'client' });
+  channel.start({});
+  t.after(() => channel.close());
+  assert.deepEqual(await channel.request({ type: 'list' }), ['a']);
+  await assert.rejects(channel.request({ type: 'stats' }), (e: PeerwayError) => e.code === 'SERVICE_NOT_FOUND' && e.message === 'nope');
+});
+
+test('a request without an answer fails with TIMEOUT instead of hanging', async (t) => {
+  const { port } = await listen(t, () => new Promise(() => {}));
+  const channel = await dialHandshake(await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port }), 'server', { role: 'client' });
+  channel.start({});
+  t.after(() => channel.close());
+  await assert.rejects(channel.request({ type: 'list' }, { timeoutMs: 100 }), (e: PeerwayError) => e.code === 'TIMEOUT');
+  const ac = new AbortController();
+  const pending = channel.request({ type: 'list' }, { signal: ac.signal, timeoutMs: 5000 });
+  ac.abort();
+  await assert.rejects(pending, (e: PeerwayError) => e.code === 'ABORTED');
+});
+
+test('pending requests fail with CONNECTION_CLOSED when the peer goes away', async (t) => {
+  let server: Channel | undefined;
+  const { port } = await listen(t, () => new Promise(() => {}), (c) => (server = c));
+  const channel = await dialHandshake(await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port }), 'server', { role: 'client' });
+  channel.start({});
+  const pending = channel.request({ type: 'list' }, { timeoutMs: 5000 });
+  while (!server) await new Promise((r) => setTimeout(r, 5));
+  server.close('bye');
+  await assert.rejects(pending, (e: PeerwayError) => e.code === 'CONNECTION_CLOSED');
+});
+
+test('a hello with another protocol version is refused with VERSION_MISMATCH and a close', async (t) => {
+  const { port, refused } = await listen(t, () => null);
+  const conn = await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port });
+  await assert.rejects(dialHandshake(conn, 'server', { role: 'client', version: 99 }), (e: PeerwayError) => e.code === 'VERSION_MISMATCH' && /version 99/.test(e.message));
+  assert.equal(refused[0]?.code, 'VERSION_MISMATCH');
+});
+
+test('a wrong role is refused with a message naming the roles accepted', async (t) => {
+  const { port } = await listen(t, () => null);
+  const conn = await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port });
+  await assert.rejects(dialHandshake(conn, 'server', { role: 'runner' }), (e: PeerwayError) => e.code === 'PROTOCOL' && /"runner" is not accepted/.test(e.message));
+});
+
+test('a first message other than hello closes the connection with the reason', async (t) => {
+  const { port, refused } = await listen(t, () => null);
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  sock.write(encodeFrame(encodeMessage({ type: 'list', id: 1 })));
+  await new Promise((r) => sock.once('close', r));
+  assert.match(refused[0]!.message, /first message must be "hello"/);
+});
