@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { BearerAddress } from '../bearer/bearer.js';
 import { PeerwayError } from '../errors.js';
 import type { MethodDef, ServiceDefinition } from '../definition/model.js';
-import { describeType, parseTextValue, toJsonValue } from '../definition/values.js';
+import { parseTextValue, toJsonValue } from '../definition/values.js';
 import { addServerOption, printLine, reportError, EXIT_OK } from './common.js';
 import { withClient } from './with-client.js';
 
@@ -68,7 +68,7 @@ function parsePairs(definition: ServiceDefinition, method: MethodDef, pairs: str
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0) {
-      const expected = method.arguments.map((a) => `${a.name}=<${describeType(a.type)}>`).join(' ') || '(none)';
+      const expected = method.arguments.map((a) => `${a.name}=<${a.type.name}${a.type.repeated ? '[]' : ''}>`).join(' ') || '(none)';
       throw new PeerwayError('USAGE', `argument "${pair}" is not name=value; ${definition.name}.${method.name} takes ${expected}`);
     }
     const name = pair.slice(0, eq);

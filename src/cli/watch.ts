@@ -70,7 +70,7 @@ async function watchSession(session: Session, opts: WatchCliOptions): Promise<nu
   if (opts.data) {
     const onChange = (c: DataChange) => emit({ kind: 'runtime-data', path: c.path, value: toJsonValue(c.value), route: c.route, ...(c.link ? { link: c.link } : {}) });
     await session.watch(opts.path, onChange);
-    const node = RuntimeDataTree.nodeAt(session.definition.runtimeData, opts.path);
+    const node = RuntimeDataTree.nodeAt(session.definition.runtimeData, opts.path, session.definition);
     for (const leaf of leavesOf(node)) {
       emit({ kind: 'runtime-data', path: leaf, value: toJsonValue(session.data.get(leaf)), route: 'server', initial: true });
     }

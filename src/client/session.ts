@@ -142,7 +142,7 @@ export class Session extends EventEmitter {
    */
   async watch(path: string, listener: (c: DataChange) => void): Promise<DataWatch> {
     this.assertLive();
-    RuntimeDataTree.nodeAt(this.definition.runtimeData, path);
+    RuntimeDataTree.nodeAt(this.definition.runtimeData, path, this.definition);
     let set = this.dataListeners.get(path);
     const fresh = !set;
     if (!set) {

@@ -111,7 +111,7 @@ export class ClientHandler {
     if (m.kind === 'data') {
       const path = m.name ?? '';
       // Validates the path (PATH_NOT_FOUND with the valid children) before subscribing.
-      RuntimeDataTree.nodeAt(s.entry.definition.runtimeData, path);
+      RuntimeDataTree.nodeAt(s.entry.definition.runtimeData, path, s.entry.definition);
       s.subscribeData(path);
       return s.entry.runtimeData.get(path);
     }

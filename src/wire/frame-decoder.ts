@@ -24,8 +24,9 @@ export class FrameDecoder {
    * Throws PeerwayError FRAME_TOO_LARGE when a header announces a body above the limit; the stream is then unusable.
    */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    // Fast path: nothing buffered and the chunk holds whole frames; no copying at all.
-    if (this.buffered === 0) {
+    // Fast path: nothing buffered (and not in the middle of a frame whose header already arrived), so the
+    // chunk starts at a frame boundary and whole frames are handed out without copying.
+    if (this.buffered === 0 && this.expected < 0) {
       let offset = 0;
       while (chunk.length - offset >= FRAME_HEADER_BYTES) {
         const length = chunk.readUInt32BE(offset);
@@ -70,6 +71,7 @@ export class FrameDecoder {
   }
 
   private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0]!;
     let out: Buffer;
     if (first.length >= n) {

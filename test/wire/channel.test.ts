@@ -78,6 +78,7 @@ test('a first message other than hello closes the connection with the reason', a
   const { port, refused } = await listen(t, () => null);
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((r) => sock.once('connect', r));
+  sock.resume(); // read (and drop) the error notice, so the peer's close is seen
   sock.write(encodeFrame(encodeMessage({ type: 'list', id: 1 })));
   await new Promise((r) => sock.once('close', r));
   assert.match(refused[0]!.message, /first message must be "hello"/);

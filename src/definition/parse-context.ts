@@ -1,0 +1,133 @@
+import { didYouMean } from './did-you-mean.js';
+import { SCALAR_TYPES, type Diagnostic, type Position, type StructType, type TypeRef } from './model.js';
+import type { XmlAttribute, XmlElement } from './xml-tree.js';
+
+/** `[A-Za-z_][A-Za-z0-9_]*`: names that map onto code identifiers (codegen, JS property access). */
+export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Shared state of one definition parse: collects errors and warnings (rather than stopping at the
+ * first, so a user fixes everything in one round) and offers the attribute/element checks every
+ * section needs, with uniform messages.
+ */
+export class ParseContext {
+  readonly errors: Diagnostic[] = [];
+  readonly warnings: Diagnostic[] = [];
+  /** Declared structs, filled by the types section before anything refers to them. */
+  readonly types = new Map<string, StructType>();
+
+  constructor(readonly file: string) {}
+
+  error(pos: Position, message: string): void {
+    this.errors.push({ file: pos.file, line: pos.line, column: pos.column, severity: 'error', message });
+  }
+
+  warning(pos: Position, message: string): void {
+    this.warnings.push({ file: pos.file, line: pos.line, column: pos.column, severity: 'warning', message });
+  }
+
+  /** Reports attributes of `el` not in `allowed` (namespace declarations are always tolerated). */
+  checkAttributes(el: XmlElement, allowed: readonly string[]): void {
+    for (const attr of el.attributes.values()) {
+      if (allowed.includes(attr.name) || attr.name.startsWith('xmlns') || attr.name.startsWith('xml:')) continue;
+      const list = allowed.length === 0 ? 'it takes no attributes' : `allowed attributes: ${allowed.join(', ')}`;
+      this.error(attr.pos, `unknown attribute "${attr.name}" on <${el.name}>${didYouMean(attr.name, allowed)}; ${list}`);
+    }
+  }
+
+  /**
+   * Reports child elements of `el` not in `allowed`, and direct text (which no element but
+   * `<description>` may hold). Returns the allowed children.
+   */
+  checkChildren(el: XmlElement, allowed: readonly string[]): XmlElement[] {
+    const kept: XmlElement[] = [];
+    for (const child of el.children) {
+      if (allowed.includes(child.name)) {
+        kept.push(child);
+        continue;
+      }
+      const list = allowed.length === 0 ? 'it takes no child elements' : `allowed here: ${allowed.map((a) => `<${a}>`).join(', ')}`;
+      this.error(child.pos, `unknown element <${child.name}> in <${el.name}>${didYouMean(child.name, allowed)}; ${list}`);
+    }
+    this.checkNoText(el);
+    return kept;
+  }
+
+  /** Text inside structural elements is almost always a paste accident; it is ignored with a warning. */
+  checkNoText(el: XmlElement): void {
+    if (el.text !== '' && el.textPos) {
+      const shown = el.text.length > 30 ? `${el.text.slice(0, 30)}…` : el.text;
+      this.warning(el.textPos, `text "${shown}" inside <${el.name}> is ignored; put descriptions in <description>`);
+    }
+  }
+
+  /** The attribute, or an error at the element saying it is needed. */
+  required(el: XmlElement, name: string, example: string): XmlAttribute | undefined {
+    const attr = el.attributes.get(name);
+    if (!attr) this.error(el.pos, `<${el.name}> needs a ${name} attribute, e.g. ${example}`);
+    return attr;
+  }
+
+  /** A required attribute whose value must be an identifier; undefined (after an error) otherwise. */
+  identifier(el: XmlElement, name: string, what: string): string | undefined {
+    const attr = this.required(el, name, `<${el.name} ${name}="${what === 'service' ? 'Climate' : 'myName'}">`);
+    if (!attr) return undefined;
+    if (!IDENTIFIER.test(attr.value)) {
+      this.error(attr.pos, `${what} name "${attr.value}" is not an identifier; use letters, digits and _ and do not start with a digit`);
+      return undefined;
+    }
+    return attr.value;
+  }
+
+  /**
+   * Resolves a `type`/`returns` attribute against the scalar types and the declared structs.
+   * @param subject what the type is for, e.g. `argument "zone" of method "setTemperature"`.
+   */
+  resolveType(attr: XmlAttribute, repeated: boolean, subject: string, allowVoid: boolean): TypeRef | undefined {
+    const name = attr.value;
+    if (name === 'void') {
+      if (allowVoid) return { name, repeated: false };
+      this.error(attr.pos, `void is only valid as a method return type; ${subject} needs a value type`);
+      return undefined;
+    }
+    if ((SCALAR_TYPES as readonly string[]).includes(name) || this.types.has(name)) return { name, repeated };
+    const valid = [...SCALAR_TYPES, ...this.types.keys()];
+    this.error(attr.pos, `unknown type "${name}" for ${subject}${didYouMean(name, valid)}; valid types: ${valid.join(', ')}`);
+    return undefined;
+  }
+
+  /** `true`/`false` attribute; absent means false. */
+  flag(el: XmlElement, name: string): boolean {
+    const attr = el.attributes.get(name);
+    if (!attr) return false;
+    if (attr.value === 'true') return true;
+    if (attr.value !== 'false') this.error(attr.pos, `${name}="${attr.value}" on <${el.name}> must be "true" or "false"`);
+    return false;
+  }
+}
+
+/**
+ * Tracks names declared in one scope and reports duplicates at the later declaration, pointing at the
+ * first one (which is the one kept).
+ */
+export class NameScope<T extends { pos: Position }> {
+  readonly items = new Map<string, T>();
+
+  /** @param what `'method'`, or a function naming the item, e.g. `(n) => \`argument "${n}" of …\``. */
+  constructor(
+    private readonly ctx: ParseContext,
+    private readonly what: string | ((name: string) => string),
+  ) {}
+
+  /** Adds `item`; false (after an error) when the name is taken. */
+  add(name: string, item: T, pos: Position): boolean {
+    const first = this.items.get(name);
+    if (first) {
+      const subject = typeof this.what === 'string' ? `${this.what} "${name}"` : this.what(name);
+      this.ctx.error(pos, `${subject} is already declared at ${first.pos.line}:${first.pos.column}; rename or remove one of them`);
+      return false;
+    }
+    this.items.set(name, item);
+    return true;
+  }
+}

@@ -1,0 +1,196 @@
+import { SaxesParser } from 'saxes';
+import { LineIndex } from './line-index.js';
+import type { Position } from './model.js';
+
+/** One attribute with the position of its name. */
+export interface XmlAttribute {
+  name: string;
+  value: string;
+  pos: Position;
+}
+
+/**
+ * A lightweight element tree with positions: the definition builder walks this instead of raw SAX
+ * events so that sections may appear in any order and cross references can be checked afterwards.
+ */
+export interface XmlElement {
+  name: string;
+  /** Position of the element's `<`. */
+  pos: Position;
+  /** Source offset of the element's `<`. */
+  offset: number;
+  /** In document order. */
+  attributes: Map<string, XmlAttribute>;
+  children: XmlElement[];
+  /** Direct non-whitespace text, trimmed and joined; '' when there is none. */
+  text: string;
+  /** Position of the first non-whitespace direct text, when there is any. */
+  textPos?: Position;
+}
+
+/** The first well-formedness error saxes reported, with its source offset. */
+export interface XmlSyntaxError {
+  message: string;
+  offset: number;
+  pos: Position;
+}
+
+export interface XmlReadResult {
+  root?: XmlElement;
+  syntaxError?: XmlSyntaxError;
+  lines: LineIndex;
+}
+
+/**
+ * Parses `text` with saxes into an {@link XmlElement} tree. Stops building at the first syntax error
+ * (saxes keeps going, but its later events are unreliable and its later errors are mostly echoes).
+ */
+export function readXmlTree(text: string, file: string): XmlReadResult {
+  const lines = new LineIndex(text);
+  const at = (offset: number): Position => ({ file, ...lines.locate(offset) });
+  const parser = new SaxesParser({ position: true });
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let syntaxError: XmlSyntaxError | undefined;
+  // Offset just after the last markup seen, where any following text starts.
+  let markupEnd = 0;
+  let tagStart = 0;
+
+  // The element most recently closed: saxes closes (and reports) open elements one by one while it
+  // looks for the element a mismatched end tag names.
+  let lastClosed: XmlElement | undefined;
+
+  parser.on('error', (err) => {
+    if (syntaxError) return;
+    const raw = err.message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
+    // saxes has consumed the offending character when it fails, so it sits just before `position`.
+    let offset = Math.min(Math.max(0, parser.position - 1), Math.max(0, text.length - 1));
+    let message = `not well-formed XML: ${raw}; correct the markup at this position`;
+    const open = stack[stack.length - 1];
+    if (raw.startsWith('unclosed tag: ') && open) {
+      // At end of input saxes reports the innermost open element first, which is our stack top.
+      syntaxError = {
+        message: `<${open.name}> is never closed; add </${open.name}> or write it as <${open.name} … />`,
+        offset: open.offset,
+        pos: open.pos,
+      };
+      return;
+    }
+    if (raw === 'unexpected close tag' && lastClosed) {
+      offset = text.lastIndexOf('</', parser.position - 1);
+      const name = /^<\/([^\s>]*)/.exec(text.slice(offset))?.[1] ?? '';
+      const where = `${lastClosed.pos.line}:${lastClosed.pos.column}`;
+      message = stack.some((e) => e.name === name)
+        ? `</${name}> comes while <${lastClosed.name}> (opened at ${where}) is still open; add </${lastClosed.name}> before it`
+        : `</${name}> matches no open element; the innermost open element is <${lastClosed.name}> (opened at ${where}): fix the name or remove the end tag`;
+    } else if (raw === 'attribute without value') {
+      // saxes stops at the character after the name (and any blanks); point at the name itself.
+      let end = offset;
+      while (end > 0 && /\s/.test(text[end - 1] as string)) end--;
+      let start = end;
+      while (start > 0 && !/[\s<"']/.test(text[start - 1] as string)) start--;
+      const name = text.slice(start, end);
+      offset = start;
+      message = `attribute ${name} has no value; write ${name}="…" or remove it`;
+    } else if (raw === 'unquoted attribute value') {
+      message = 'attribute value is not quoted; write it in ASCII quotes, e.g. name="value"';
+    } else if (raw === 'text data outside of root node') {
+      offset = markupEnd;
+      while (offset < text.length - 1 && /\s/.test(text[offset] as string)) offset++;
+      message = `text outside the <service> element; remove it, or move it into <description>`;
+    } else if (raw === 'malformed comment') {
+      offset = Math.max(0, text.lastIndexOf('--', offset - 1));
+      message = 'XML comments may not contain "--"; rewrite it (e.g. as "- -") or end the comment with -->';
+    } else if (raw === 'document must contain a root element') {
+      message = 'the file holds no XML element; a definition starts with <service name="…">';
+    }
+    syntaxError = { message, offset, pos: at(offset) };
+  });
+  parser.on('opentagstart', (tag) => {
+    // saxes fires this after reading `<name` and one terminating character (two for \r\n), so the
+    // element starts at the last `<name` at or before the current position.
+    tagStart = text.lastIndexOf(`<${tag.name}`, parser.position);
+  });
+  parser.on('opentag', (tag) => {
+    markupEnd = parser.position;
+    if (syntaxError) return;
+    const offsets = attributeOffsets(text, tagStart, markupEnd);
+    const attributes = new Map<string, XmlAttribute>();
+    for (const [name, value] of Object.entries(tag.attributes)) {
+      attributes.set(name, { name, value, pos: at(offsets.get(name) ?? tagStart) });
+    }
+    const element: XmlElement = { name: tag.name, pos: at(tagStart), offset: tagStart, attributes, children: [], text: '' };
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(element);
+    else root ??= element;
+    stack.push(element);
+  });
+  parser.on('closetag', () => {
+    markupEnd = parser.position;
+    if (!syntaxError) lastClosed = stack.pop();
+  });
+  const addText = (content: string): void => {
+    const parent = stack[stack.length - 1];
+    const trimmed = content.trim();
+    if (syntaxError || !parent || trimmed === '') return;
+    if (parent.textPos === undefined) {
+      let offset = markupEnd;
+      while (offset < text.length && /\s/.test(text[offset] as string)) offset++;
+      parent.textPos = at(offset);
+    }
+    parent.text = parent.text === '' ? trimmed : `${parent.text} ${trimmed}`;
+  };
+  parser.on('text', (content) => {
+    addText(content);
+    markupEnd = parser.position;
+  });
+  parser.on('cdata', (content) => {
+    addText(content);
+    markupEnd = parser.position;
+  });
+  for (const event of ['comment', 'processinginstruction', 'doctype', 'xmldecl'] as const) {
+    parser.on(event, () => {
+      markupEnd = parser.position;
+    });
+  }
+
+  try {
+    parser.write(text).close();
+  } catch (err) {
+    // saxes only throws when no error handler is set; kept as a guard so nothing but a diagnostic escapes.
+    if (!syntaxError) {
+      const offset = Math.max(0, text.length - 1);
+      syntaxError = { message: err instanceof Error ? err.message : String(err), offset, pos: at(offset) };
+    }
+  }
+  return syntaxError ? { syntaxError, lines } : root ? { root, lines } : { lines };
+}
+
+const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+
+/**
+ * Offsets of the attribute names inside one start tag `text[start, end)`. saxes has already checked the
+ * tag, so a plain scan is enough; saxes does not report attribute positions itself.
+ */
+function attributeOffsets(text: string, start: number, end: number): Map<string, number> {
+  const offsets = new Map<string, number>();
+  let p = start + 1;
+  while (p < end && !isSpace(text[p]) && text[p] !== '>' && text[p] !== '/') p++; // element name
+  while (p < end) {
+    const c = text[p];
+    if (isSpace(c) || c === '/' || c === '>') {
+      p++;
+      continue;
+    }
+    const nameStart = p;
+    while (p < end && !isSpace(text[p]) && text[p] !== '=') p++;
+    const name = text.slice(nameStart, p);
+    while (p < end && text[p] !== '"' && text[p] !== "'") p++;
+    const quote = text[p];
+    const close = quote === undefined ? -1 : text.indexOf(quote, p + 1);
+    if (!offsets.has(name)) offsets.set(name, nameStart);
+    if (close < 0) break;
+    p = close + 1;
+  }
+  return offsets;
+}
