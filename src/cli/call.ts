@@ -1,14 +1,11 @@
 import { Command } from 'commander';
-import type { BearerAddress } from '../bearer/bearer.js';
 import { PeerwayError } from '../errors.js';
 import type { MethodDef, ServiceDefinition } from '../definition/model.js';
 import { parseTextValue, toJsonValue } from '../definition/values.js';
 import { addServerOption, printLine, reportError, EXIT_OK } from './common.js';
-import { withClient } from './with-client.js';
+import { addClientBearerOptions, withClient, type ClientCliOptions } from './with-client.js';
 
-interface CallCliOptions {
-  server: BearerAddress;
-  timeout: number;
+interface CallCliOptions extends ClientCliOptions {
   json?: string;
   verbose?: boolean;
 }
@@ -20,12 +17,13 @@ export function callCommand(setExit: (code: number) => void): Command {
     .argument('<method>', 'method name')
     .argument('[args...]', 'arguments as name=value (structs and lists as JSON, binary as base64 or hex:…)')
     .option('--json <object>', 'all arguments as one JSON object instead of name=value pairs')
-    .option('-v, --verbose', 'also print, on stderr, the session and routing instructions received')
+    .option('-v, --verbose', 'also print, on stderr, the routing instructions received and the route taken')
     .addHelpText('after', '\nExample: peerway call --server tcp://127.0.0.1:2002 Climate setTemperature zone=1 celsius=22.5');
   addServerOption(cmd);
+  addClientBearerOptions(cmd);
   cmd.action(async (service: string, method: string, pairs: string[], opts: CallCliOptions) => {
     try {
-      await withClient(opts.server, opts.timeout, async (client) => {
+      await withClient('call', opts, async (client) => {
         const session = await client.startSession(service);
         if (opts.verbose) {
           process.stderr.write(`session ${session.id} with ${session.service} (${session.location})\n`);
@@ -35,6 +33,10 @@ export function callCommand(setExit: (code: number) => void): Command {
         if (!def) {
           const known = [...session.definition.methods.keys()].join(', ') || 'none';
           throw new PeerwayError('METHOD_NOT_FOUND', `service ${service} has no method "${method}" (methods: ${known})`);
+        }
+        if (opts.verbose) {
+          const r = session.routeFor('method', method);
+          process.stderr.write(`route for ${service}.${method}: ${r.linkType === 'direct' ? `direct, link ${r.link} (${r.bearer})` : 'server'}\n`);
         }
         const args = opts.json !== undefined ? parseJsonArgs(opts.json) : parsePairs(session.definition, def, pairs);
         const result = await session.call(method, args);

@@ -42,7 +42,11 @@ export function demoCommand(setExit: (code: number) => void): Command {
         for (const s of await client.services()) await say(`  ${s.name} (${s.location}, ${s.origin})`);
 
         const climate = await client.startSession('Climate');
-        await say(`Session ${climate.id} with Climate (${climate.location}). Watching its runtime data and events:`);
+        await say(`Session ${climate.id} with Climate (${climate.location}). Its routing instructions gave these routes:`);
+        for (const [resource, r] of Object.entries(climate.chosenRoutes)) {
+          await say(`  ${(resource === 'data:' ? 'data:(all)' : resource).padEnd(24)} ${r.linkType === 'direct' ? `direct, link ${r.link}` : 'via the server'}`);
+        }
+        await say('Watching its runtime data and events:');
         const show = (service: string) => (c: DataChange) =>
           void say(`  [${service}] runtime data ${c.path || '(all)'} = ${JSON.stringify(toJsonValue(c.value))}   (route: ${c.route}${c.link ? `, link ${c.link}` : ''})`);
         const showEvent = (service: string) => (e: ServiceEvent) =>
@@ -53,7 +57,7 @@ export function demoCommand(setExit: (code: number) => void): Command {
 
         await say('Calling Climate.setTemperature(zone=1, celsius=31.5)…');
         await say(`  → ${JSON.stringify(await climate.call('setTemperature', { zone: 1, celsius: 31.5 }))}`);
-        await say(`Calling Climate.getTemperature(zone=1) → ${JSON.stringify(await climate.call('getTemperature', { zone: 1 }))}`);
+        await say(`Calling Climate.getTemperature(zone=1) → ${JSON.stringify(await climate.call('getTemperature', { zone: 1 }))}   (route: server)`);
 
         const vehicle = await client.startSession('Vehicle');
         await say(`Session ${vehicle.id} with Vehicle (${vehicle.location}).`);
@@ -65,6 +69,15 @@ export function demoCommand(setExit: (code: number) => void): Command {
 
         const stopAfter = opts.duration ? new Promise<void>((r) => setTimeout(r, opts.duration).unref()) : new Promise<void>(() => {});
         await Promise.race([untilSignal(), stopAfter]);
+        // A client that offers no peer-to-peer bearer gets the server routes: it reads the server's copy of the
+        // runtime data, which the service keeps current because its routing has a server route for it.
+        const observer = await connect(url, { agent: 'peerway-demo-observer', bearers: [] });
+        const serverCopy = await (await observer.startSession('Climate')).watch('', () => {});
+        await say(`The server's copy of Climate's runtime data: ${JSON.stringify(toJsonValue(serverCopy.snapshot))}`);
+        await observer.close();
+        const stats = (await client.stats()).services.Climate!;
+        await say(`Server relay counters for Climate: ${stats.calls} call(s), ${stats.eventsOut} event(s) and ${stats.dataOut} runtime-data update(s) relayed to clients;`);
+        await say(`  ${stats.dataIn} runtime-data update(s) received for its copy. Direct traffic never passes through the server.`);
         await say('Stopping: sessions, client, runner, server…');
         await climate.stop().catch(() => undefined);
         await vehicle.stop().catch(() => undefined);

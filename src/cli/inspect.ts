@@ -14,7 +14,7 @@ export function servicesCommand(setExit: (code: number) => void): Command {
   addServerOption(cmd);
   cmd.action(async (opts: InspectCliOptions) => {
     try {
-      const list = await withClient(opts.server, opts.timeout, (c) => c.services());
+      const list = await withClient('services', opts, (c) => c.services());
       for (const s of list) await printLine(JSON.stringify(s));
       setExit(EXIT_OK);
     } catch (err) {
@@ -31,7 +31,7 @@ export function statsCommand(setExit: (code: number) => void): Command {
   addServerOption(cmd);
   cmd.action(async (opts: InspectCliOptions) => {
     try {
-      const stats = await withClient(opts.server, opts.timeout, (c) => c.stats());
+      const stats = await withClient('stats', opts, (c) => c.stats());
       await printLine(JSON.stringify(stats, null, 2));
       setExit(EXIT_OK);
     } catch (err) {

@@ -4,12 +4,15 @@ import { PeerwayError } from '../errors.js';
 import { PeerwayRunner } from '../runner/runner.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
-import { addLogOptions, addServerOption, loggerFrom, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
+import { addLogOptions, addServerOption, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
 
 interface RunnerCliOptions {
   server: BearerAddress;
   timeout: number;
   impl?: string;
+  p2pHost: string;
+  advertiseHost?: string;
+  udpMaxDatagram?: number;
   logLevel: string;
   logFormat: string;
 }
@@ -19,6 +22,9 @@ export function runnerCommand(setExit: (code: number) => void): Command {
     .description('host remote services: connect to the server, register them, serve their calls')
     .argument('<files...>', 'service definition XML files (each with its implementation next to it)')
     .option('--impl <file>', 'implementation module, when there is a single XML file whose sibling is not used')
+    .option('--p2p-host <address>', 'address the peer-to-peer link listeners bind to', '127.0.0.1')
+    .option('--advertise-host <name>', 'host name given to clients when --p2p-host is a wildcard (0.0.0.0)')
+    .option('--udp-max-datagram <bytes>', 'largest message on the built-in unreliable (udp) link', positiveIntArg)
     .addHelpText('after', '\nPrints "registered NAME… with URL" on stdout once the server accepted the services.\nIf the server goes away, says so on stderr and reconnects.');
   addServerOption(cmd);
   addLogOptions(cmd);
@@ -32,7 +38,15 @@ export function runnerCommand(setExit: (code: number) => void): Command {
       }
       for (const file of files) runtimes.push(await loadService(file, opts.impl, log));
       for (const r of runtimes) await r.start();
-      runner = new PeerwayRunner({ server: opts.server, services: runtimes, logger: log, connectOptions: { timeoutMs: opts.timeout } });
+      runner = new PeerwayRunner({
+        server: opts.server,
+        services: runtimes,
+        logger: log,
+        connectOptions: { timeoutMs: opts.timeout },
+        p2pHost: opts.p2pHost,
+        ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
+        adapters: opts.udpMaxDatagram ? { 'connect.bearer.udp': { maxDatagramBytes: String(opts.udpMaxDatagram) } } : {},
+      });
       const names = await runner.start();
       await printLine(`registered ${names.join(', ')} with ${runner.serverUrl}`);
     } catch (err) {

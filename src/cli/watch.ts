@@ -1,16 +1,13 @@
 import { Command } from 'commander';
-import type { BearerAddress } from '../bearer/bearer.js';
 import type { RuntimeDataNode } from '../definition/model.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { toJsonValue } from '../definition/values.js';
 import type { PeerwayError } from '../errors.js';
 import type { DataChange, ServiceEvent, Session } from '../client/session.js';
 import { addServerOption, collect, positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
-import { withClient } from './with-client.js';
+import { addClientBearerOptions, withClient, type ClientCliOptions } from './with-client.js';
 
-interface WatchCliOptions {
-  server: BearerAddress;
-  timeout: number;
+interface WatchCliOptions extends ClientCliOptions {
   path: string;
   event?: string[];
   events: boolean;
@@ -32,9 +29,10 @@ export function watchCommand(setExit: (code: number) => void): Command {
       '\nLines look like\n  {"kind":"runtime-data","path":"cabin.temperature","value":21.5,"route":"server","initial":true}\n  {"kind":"event","name":"overheat","args":{"celsius":90},"route":"server"}\n"route" says how the message arrived: "server" (relayed) or "direct" (peer-to-peer, with "link").',
     );
   addServerOption(cmd);
+  addClientBearerOptions(cmd);
   cmd.action(async (service: string, opts: WatchCliOptions) => {
     try {
-      const code = await withClient(opts.server, opts.timeout, (client) => client.startSession(service).then((s) => watchSession(s, opts)));
+      const code = await withClient('watch', opts, (client) => client.startSession(service).then((s) => watchSession(s, opts)));
       setExit(code);
     } catch (err) {
       setExit(reportError('watch', err));
@@ -72,7 +70,8 @@ async function watchSession(session: Session, opts: WatchCliOptions): Promise<nu
     await session.watch(opts.path, onChange);
     const node = RuntimeDataTree.nodeAt(session.definition.runtimeData, opts.path, session.definition);
     for (const leaf of leavesOf(node)) {
-      emit({ kind: 'runtime-data', path: leaf, value: toJsonValue(session.data.get(leaf)), route: 'server', initial: true });
+      const r = session.routeFor('runtimedata', leaf);
+      emit({ kind: 'runtime-data', path: leaf, value: toJsonValue(session.data.get(leaf)), route: r.linkType, ...(r.link ? { link: r.link } : {}), initial: true });
     }
   }
   const code = await Promise.race([done, untilSignal().then(() => EXIT_OK)]);

@@ -1,9 +1,41 @@
+import { Command } from 'commander';
 import type { BearerAddress } from '../bearer/bearer.js';
 import { connect, type PeerwayClient } from '../client/client.js';
 
-/** Connects, runs `work`, and always closes the connection afterwards. */
-export async function withClient<T>(server: BearerAddress, timeoutMs: number, work: (client: PeerwayClient) => Promise<T>): Promise<T> {
-  const client = await connect(server, { connectTimeoutMs: timeoutMs, timeoutMs, agent: `peerway-cli/${process.pid}` });
+/** Client options shared by the subcommands that start sessions (call, watch). */
+export interface ClientCliOptions {
+  server: BearerAddress;
+  timeout: number;
+  udp?: boolean;
+  bearers?: string;
+}
+
+/** Adds the peer-to-peer options of a client: which bearers it offers. */
+export function addClientBearerOptions(cmd: Command): Command {
+  return cmd
+    .option('--bearers <ids>', 'comma-separated bearers offered for peer-to-peer routes (default: tcp, udp, local, ws)')
+    .option('--no-udp', 'do not offer connect.bearer.udp (unreliable routes then fall back)');
+}
+
+function bearerList(opts: ClientCliOptions): string[] | undefined {
+  let list = opts.bearers?.split(',').map((b) => b.trim()).filter(Boolean).map((b) => (b.includes('.') ? b : `connect.bearer.${b}`));
+  if (opts.udp === false) list = (list ?? ['connect.bearer.tcp', 'connect.bearer.local', 'connect.bearer.ws']).filter((b) => b !== 'connect.bearer.udp');
+  return list;
+}
+
+/**
+ * Connects, runs `work`, and always closes the connection afterwards. Routing warnings (a link that
+ * could not be opened and the route used instead) are printed on stderr as `peerway CMD: warning: …`.
+ */
+export async function withClient<T>(command: string, opts: ClientCliOptions, work: (client: PeerwayClient) => Promise<T>): Promise<T> {
+  const bearers = bearerList(opts);
+  const client = await connect(opts.server, {
+    connectTimeoutMs: opts.timeout,
+    timeoutMs: opts.timeout,
+    agent: `peerway-cli/${process.pid}`,
+    ...(bearers ? { bearers } : {}),
+  });
+  client.on('warning', (text: string) => process.stderr.write(`peerway ${command}: warning: ${text}\n`));
   try {
     return await work(client);
   } finally {

@@ -15,6 +15,8 @@ import type { ServiceListing } from '../server/server.js';
 import type { SessionStartReply } from '../server/client-handler.js';
 import { hostId } from './host-id.js';
 import { Session } from './session.js';
+import { openRoutes } from './link-opener.js';
+import { parseInstructions } from '../routing/instructions.js';
 
 export interface ClientOptions {
   /** Time allowed to connect and complete the hello (default 10 s). */
@@ -29,6 +31,29 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Software name reported to the server, for its logs. */
   agent?: string;
+  /**
+   * Connection adapters: attributes per bearer id, used for the server connection and for peer-to-peer
+   * links (e.g. `{ 'connect.bearer.ssl': { ca: 'ca.pem' } }`). Configuring an ssl adapter is what lets
+   * this client take ssl peer-to-peer routes.
+   */
+  adapters?: Record<string, BearerAttributes>;
+  /**
+   * Bearers this client offers for peer-to-peer routes. Default: tcp, udp, local and ws, plus ssl when an
+   * ssl adapter is configured or the server connection itself is ssl.
+   */
+  bearers?: string[];
+  /** Time allowed to open each peer-to-peer link at session start (default 3 s); a slower link falls back. */
+  linkTimeoutMs?: number;
+}
+
+const DEFAULT_P2P_BEARERS = ['connect.bearer.tcp', 'connect.bearer.udp', 'connect.bearer.local', 'connect.bearer.ws'];
+
+/** The bearers a client announces at session start (see ClientOptions.bearers). */
+export function offeredBearers(options: ClientOptions, serverBearer: string): string[] {
+  if (options.bearers) return options.bearers.filter((b) => availableBearerIds().includes(b));
+  const out = new Set(DEFAULT_P2P_BEARERS.filter((b) => availableBearerIds().includes(b)));
+  if (options.adapters?.['connect.bearer.ssl'] || serverBearer === 'connect.bearer.ssl') out.add('connect.bearer.ssl');
+  return [...out];
 }
 
 export interface StartSessionOptions extends RequestOptions {}
@@ -50,8 +75,9 @@ export interface RelayStats {
 export async function connect(url: string | BearerAddress, options: ClientOptions = {}): Promise<PeerwayClient> {
   const address = typeof url === 'string' ? parseBearerUrl(url) : url;
   const label = `server at ${formatBearerUrl(address)}`;
+  const attributes = options.attributes ?? options.adapters?.[address.bearer];
   const connection = await getBearer(address.bearer).connect(address, {
-    ...(options.attributes ? { attributes: options.attributes } : {}),
+    ...(attributes ? { attributes } : {}),
     ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     timeoutMs: options.connectTimeoutMs ?? 10_000,
@@ -80,7 +106,7 @@ export class PeerwayClient extends EventEmitter {
   constructor(
     private readonly channel: Channel,
     readonly serverAddress: BearerAddress,
-    options: ClientOptions,
+    private readonly options: ClientOptions,
   ) {
     super();
     this.log = options.logger ?? silentLogger();
@@ -117,7 +143,7 @@ export class PeerwayClient extends EventEmitter {
   /** Starts a session with a service; fails with SERVICE_NOT_FOUND when it is not registered. */
   async startSession(service: string, options: StartSessionOptions = {}): Promise<Session> {
     const reply = await this.channel.request<SessionStartReply>(
-      { type: 'start', service, client: { bearers: availableBearerIds(), host: hostId(), version: PROTOCOL_VERSION } },
+      { type: 'start', service, client: { bearers: offeredBearers(this.options, this.serverAddress.bearer), host: hostId(), version: PROTOCOL_VERSION } },
       options,
     );
     let definition = this.definitions.get(reply.xml);
@@ -132,7 +158,45 @@ export class PeerwayClient extends EventEmitter {
       (id) => this.sessions.delete(id),
     );
     this.sessions.set(session.id, session);
+    try {
+      if (reply.routing) await this.followRouting(session, reply.routing);
+      await this.channel.request({ type: 'ready', session: session.id, routes: session.chosenRoutes }, options);
+    } catch (err) {
+      // The session never became usable: tell the server so the service drops it too.
+      await session.stop().catch(() => undefined);
+      throw err;
+    }
     return session;
+  }
+
+  /** Opens the session's links as the routing instructions say, and installs the routes taken. */
+  private async followRouting(session: Session, xml: string): Promise<void> {
+    const instructions = parseInstructions(xml);
+    const opened = await openRoutes(instructions, {
+      adapters: this.options.adapters ?? {},
+      timeoutMs: this.options.linkTimeoutMs ?? 3000,
+      handlersFor: (link) => ({
+        push: (m) => {
+          if (m.type === 'event') session.deliverEvent(m, 'direct', link);
+          else if (m.type === 'data') session.deliverData(m, 'direct', link);
+        },
+        request: (m) => {
+          throw new PeerwayError('PROTOCOL', `clients do not answer "${m.type}" requests on links`);
+        },
+        close: (info) => {
+          if (!session.ended && !this.closed) {
+            const text = `${session.service}: direct link ${link} closed (${info.reason}); resources routed on it fail with LINK_FAILED until the session is restarted`;
+            this.log.warn({ session: session.id, link }, text);
+            this.emit('warning', text);
+          }
+        },
+      }),
+    });
+    session.attachRoutes(opened.links, opened.routes, opened.warnings);
+    for (const w of opened.warnings) {
+      this.log.warn({ session: session.id, service: session.service }, w);
+      this.emit('warning', w);
+    }
   }
 
   /** Closes the connection; the server ends this client's sessions. */

@@ -5,7 +5,9 @@ import { checkArguments, checkValue } from '../definition/values.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { pathsOverlap } from '../definition/path-overlap.js';
 import type { Channel, RequestOptions } from '../wire/channel.js';
-import type { DataPush, EventPush } from '../wire/messages.js';
+import type { ChosenRoute, DataPush, EventPush, RequestBody } from '../wire/messages.js';
+import { RouteTable, resourceKey } from '../routing/route-table.js';
+import type { ResourceKind } from '../definition/model.js';
 
 /** How a message reached the client: relayed by the server, or directly from the service. */
 export type Route = 'server' | 'direct';
@@ -61,6 +63,12 @@ export class Session extends EventEmitter {
   private readonly eventListeners = new Map<string, Set<(e: ServiceEvent) => void>>(); // '' = all events
   private readonly dataListeners = new Map<string, Set<(c: DataChange) => void>>();
   private endedWith: PeerwayError | undefined;
+  /** Peer-to-peer links of this session, by link name. */
+  private links = new Map<string, Channel>();
+  private routes: Record<string, ChosenRoute> = {};
+  private readonly table: RouteTable;
+  /** Warnings from session start (links that could not be opened, with the route used instead). */
+  warnings: string[] = [];
 
   constructor(
     init: SessionInit,
@@ -75,6 +83,51 @@ export class Session extends EventEmitter {
     this.definition = init.definition;
     if (init.routing) this.routing = init.routing;
     this.data = new RuntimeDataTree(init.definition);
+    this.table = new RouteTable(init.definition, '');
+  }
+
+  /** @internal installs the links and routes chosen at session start. */
+  attachRoutes(links: Map<string, Channel>, routes: Record<string, ChosenRoute>, warnings: string[]): void {
+    this.links = links;
+    this.routes = routes;
+    this.warnings = warnings;
+  }
+
+  /** The route this session uses for a resource (`runtimedata` names are dot paths). */
+  routeFor(kind: ResourceKind, name: string): { linkType: 'direct' | 'server'; link?: string; bearer?: string } {
+    const key = kind === 'runtimedata' ? this.table.dataKey(name) : resourceKey(kind, name);
+    const r = this.routes[key];
+    if (!r || r.linkType === 'server') return { linkType: 'server' };
+    const channel = this.links.get(r.link ?? '');
+    return { linkType: 'direct', link: r.link!, ...(channel ? { bearer: channel.connection.bearer } : {}) };
+  }
+
+  /** Every resource's route, for display (`method:NAME` / `event:NAME` / `data:PATH` → route). */
+  get chosenRoutes(): Record<string, ChosenRoute> {
+    return { ...this.routes };
+  }
+
+  /** The channel that carries a resource: its direct link, or the server connection. */
+  private channelFor(key: string): Channel {
+    const r = this.routes[key];
+    if (r?.linkType === 'direct') {
+      const link = this.links.get(r.link ?? '');
+      if (!link || link.closed) {
+        throw new PeerwayError('LINK_FAILED', `the direct link "${r.link}" of session ${this.id} with ${this.service} is closed${link?.closeInfo ? ` (${link.closeInfo.reason})` : ''}`);
+      }
+      return link;
+    }
+    return this.channel;
+  }
+
+  private request<T>(key: string, body: RequestBody, options: RequestOptions = {}): Promise<T> {
+    let channel: Channel;
+    try {
+      channel = this.channelFor(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return channel.request<T>(body, { timeoutMs: options.timeoutMs ?? this.callTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
   }
 
   get ended(): boolean {
@@ -91,10 +144,7 @@ export class Session extends EventEmitter {
     }
     const where = `${this.service}.${method}`;
     const checked = checkArguments(this.definition, def.arguments, args, where);
-    const value = await this.channel.request(
-      { type: 'call', session: this.id, method, args: checked },
-      { timeoutMs: options.timeoutMs ?? this.callTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) },
-    );
+    const value = await this.request(`method:${method}`, { type: 'call', session: this.id, method, args: checked }, options);
     if (def.returns.name === 'void') return undefined as T;
     try {
       return checkValue(this.definition, def.returns, value, `${where} result`) as T;
@@ -116,7 +166,7 @@ export class Session extends EventEmitter {
       set = new Set();
       this.eventListeners.set(key, set);
       try {
-        await this.channel.request({ type: 'subscribe', session: this.id, kind: 'event', ...(key ? { name: key } : {}) }, { timeoutMs: this.callTimeoutMs });
+        await Promise.all(this.eventChannels(key).map((c) => c.request({ type: 'subscribe', session: this.id, kind: 'event', ...(key ? { name: key } : {}) }, { timeoutMs: this.callTimeoutMs })));
       } catch (err) {
         this.eventListeners.delete(key);
         throw err;
@@ -128,8 +178,12 @@ export class Session extends EventEmitter {
         set!.delete(listener);
         if (set!.size === 0 && this.eventListeners.get(key) === set) {
           this.eventListeners.delete(key);
-          if (!this.ended && !this.channel.closed) {
-            await this.channel.request({ type: 'unsubscribe', session: this.id, kind: 'event', ...(key ? { name: key } : {}) }, { timeoutMs: this.callTimeoutMs });
+          if (!this.ended) {
+            await Promise.all(
+              this.eventChannels(key)
+                .filter((c) => !c.closed)
+                .map((c) => c.request({ type: 'unsubscribe', session: this.id, kind: 'event', ...(key ? { name: key } : {}) }, { timeoutMs: this.callTimeoutMs })),
+            );
           }
         }
       },
@@ -152,13 +206,18 @@ export class Session extends EventEmitter {
     set.add(listener);
     let snapshot: unknown;
     try {
-      snapshot = await this.channel.request({ type: 'subscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs });
+      // The server answers first and the direct links after it: a link's snapshot comes from the service
+      // itself, so it is applied last and wins where the two overlap.
+      for (const channel of this.dataChannels(path)) {
+        const part = await channel.request({ type: 'subscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs });
+        this.data.apply(path, part);
+      }
+      snapshot = this.data.get(path);
     } catch (err) {
       set.delete(listener);
       if (fresh) this.dataListeners.delete(path);
       throw err;
     }
-    this.data.apply(path, snapshot);
     const ownSet = set;
     return {
       snapshot,
@@ -166,12 +225,35 @@ export class Session extends EventEmitter {
         ownSet.delete(listener);
         if (ownSet.size === 0 && this.dataListeners.get(path) === ownSet) {
           this.dataListeners.delete(path);
-          if (!this.ended && !this.channel.closed) {
-            await this.channel.request({ type: 'unsubscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs });
+          if (!this.ended) {
+            await Promise.all(
+              this.dataChannels(path)
+                .filter((c) => !c.closed)
+                .map((c) => c.request({ type: 'unsubscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs })),
+            );
           }
         }
       },
     };
+  }
+
+  /** Where subscriptions to an event (or all events, '') must be made: the server and/or direct links. */
+  private eventChannels(name: string): Channel[] {
+    const keys = name ? [`event:${name}`] : [...this.definition.events.keys()].map((e) => `event:${e}`);
+    return this.distinctChannels(keys, name === '');
+  }
+
+  /** Where a runtime-data watch at `path` must subscribe: every route its subtrees take. */
+  private dataChannels(path: string): Channel[] {
+    return this.distinctChannels(this.table.dataKeysUnder(path), false);
+  }
+
+  private distinctChannels(keys: string[], alwaysServer: boolean): Channel[] {
+    const out = new Set<Channel>();
+    if (alwaysServer) out.add(this.channel);
+    for (const k of keys) out.add(this.channelFor(k));
+    // The server connection first, so direct snapshots are applied after (and win over) the server's copy.
+    return [...out].sort((a, b) => (a === this.channel ? -1 : b === this.channel ? 1 : 0));
   }
 
   /** Stops the session; the service is told and every subscription ends. */
@@ -179,6 +261,7 @@ export class Session extends EventEmitter {
     if (this.ended) return;
     this.markEnded(new PeerwayError('SESSION_NOT_FOUND', `session ${this.id} was stopped`));
     this.onStopped(this.id);
+    for (const l of this.links.values()) l.close('session stopped');
     if (!this.channel.closed) await this.channel.request({ type: 'stop', session: this.id }, { timeoutMs: options.timeoutMs ?? this.callTimeoutMs });
   }
 
@@ -210,6 +293,7 @@ export class Session extends EventEmitter {
   markEnded(error: PeerwayError): void {
     if (this.endedWith) return;
     this.endedWith = error;
+    for (const l of this.links.values()) l.close('session ended');
     this.eventListeners.clear();
     this.dataListeners.clear();
     if (error.code !== 'SESSION_NOT_FOUND') this.emit('ended', error);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PeerwayError } from '../errors.js';
-import type { BearerAddress, ConnectOptions } from '../bearer/bearer.js';
+import type { BearerAddress, BearerAttributes, ConnectOptions } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer } from '../bearer/registry.js';
 import type { Channel } from '../wire/channel.js';
 import { dialHandshake } from '../wire/handshake.js';
@@ -8,6 +8,8 @@ import type { OpenSession, Push, Request } from '../wire/messages.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
+import { hostId } from '../client/host-id.js';
+import { ServiceHost } from './service-host.js';
 
 export interface RunnerOptions {
   /** The server to register with; its bearer is also the built-in `reliable` link's bearer. */
@@ -19,14 +21,16 @@ export interface RunnerOptions {
   /** Delay before the first reconnect attempt; doubles up to `maxRetryMs`. */
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** Address peer-to-peer link listeners bind to (default 127.0.0.1). */
+  p2pHost?: string;
+  /** Host name or address given to clients when links bind to a wildcard address. */
+  advertiseHost?: string;
+  /** Attributes per bearer id for link listeners, e.g. `{ 'connect.bearer.udp': { maxDatagramBytes: '1400' } }`. */
+  adapters?: Record<string, BearerAttributes>;
 }
 
 /** Errors that retrying cannot fix: the runner stops and reports them (exit code 2 from the CLI). */
 const FATAL_REGISTRATION_CODES = new Set(['DUPLICATE_SERVICE', 'DEFINITION_INVALID', 'VERSION_MISMATCH']);
-
-interface RunnerSession {
-  service: ServiceRuntime;
-}
 
 /**
  * Hosts remote services: connects to the server as a client of role `runner`, registers its services,
@@ -38,8 +42,10 @@ interface RunnerSession {
 export class PeerwayRunner extends EventEmitter {
   readonly log: Logger;
   private channel: Channel | undefined;
-  private readonly byName = new Map<string, ServiceRuntime>();
-  private readonly sessions = new Map<string, RunnerSession>();
+  private readonly byName = new Map<string, ServiceHost>();
+  /** Session id → the service it belongs to. */
+  private readonly sessionService = new Map<string, ServiceHost>();
+  private linksOpened = false;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs: number;
@@ -50,11 +56,18 @@ export class PeerwayRunner extends EventEmitter {
     this.log = options.logger ?? silentLogger();
     this.retryMs = options.minRetryMs ?? 250;
     for (const s of options.services) {
-      this.byName.set(s.name, s);
-      s.addOutput({
-        event: (name, args) => this.forward({ type: 'event', service: s.name, name, args }),
-        data: (path, value) => this.forward({ type: 'data', service: s.name, path, value }),
-      });
+      this.byName.set(
+        s.name,
+        new ServiceHost(s, {
+          reliableBearer: options.server.bearer,
+          p2pHost: options.p2pHost ?? '127.0.0.1',
+          ...(options.advertiseHost ? { advertiseHost: options.advertiseHost } : {}),
+          hostId: hostId(),
+          adapters: options.adapters ?? {},
+          toServer: (m) => this.forward(m),
+          log: this.log,
+        }),
+      );
     }
   }
 
@@ -87,6 +100,7 @@ export class PeerwayRunner extends EventEmitter {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.channel?.close('runner stopping');
+    await Promise.all([...this.byName.values()].map((h) => h.closeLinks()));
     await Promise.all(this.options.services.map((s) => s.stop()));
   }
 
@@ -94,6 +108,10 @@ export class PeerwayRunner extends EventEmitter {
     if (this.stopped) return;
     const url = this.serverUrl;
     try {
+      if (!this.linksOpened) {
+        this.linksOpened = true;
+        for (const h of this.byName.values()) await h.openLinks();
+      }
       const connection = await getBearer(this.options.server.bearer).connect(this.options.server, this.options.connectOptions);
       const channel = await dialHandshake(connection, `server at ${url}`, { role: 'runner', agent: `peerway-runner/${process.pid}` });
       this.channel = channel;
@@ -129,7 +147,9 @@ export class PeerwayRunner extends EventEmitter {
   private onClose(channel: Channel, reason: string): void {
     if (this.channel !== channel) return;
     this.channel = undefined;
-    this.sessions.clear();
+    // The server ends every session when we disconnect; drop ours (and their links) to match.
+    for (const h of this.byName.values()) h.closeAllSessions('server connection lost');
+    this.sessionService.clear();
     if (this.stopped) return;
     this.log.warn({ server: this.serverUrl, reason }, `the server went away; reconnecting in ${this.retryMs} ms`);
     this.emit('disconnected', reason);
@@ -148,29 +168,37 @@ export class PeerwayRunner extends EventEmitter {
       case 'open':
         return this.open(m);
       case 'call': {
-        const service = this.service(m.service ?? '');
-        return service.invoke(m.method, m.args, { session: m.session, route: 'server' });
+        const host = this.service(m.service ?? '');
+        return host.runtime.invoke(m.method, m.args, { session: m.session, route: 'server' });
+      }
+      case 'ready': {
+        const host = this.sessionService.get(m.session);
+        if (!host) throw new PeerwayError('SESSION_NOT_FOUND', `session ${m.session} is not open on this runner`);
+        host.ready(m.session, m.routes);
+        return undefined;
       }
       default:
         throw new PeerwayError('PROTOCOL', `a runner does not answer "${m.type}" requests`);
     }
   }
 
-  private open(m: OpenSession): Record<string, never> {
-    const service = this.service(m.service);
-    this.sessions.set(m.session, { service });
+  private open(m: OpenSession): { routing?: string } {
+    const host = this.service(m.service);
+    const reply = host.open(m.session, m.client);
+    this.sessionService.set(m.session, host);
     this.log.debug({ session: m.session, service: m.service }, 'session opened');
-    return {};
+    return reply;
   }
 
   private push(m: Push): void {
     if (m.type === 'close') {
-      this.sessions.delete(m.session);
+      this.sessionService.get(m.session)?.close(m.session);
+      this.sessionService.delete(m.session);
       this.log.debug({ session: m.session }, 'session closed');
     }
   }
 
-  private service(name: string): ServiceRuntime {
+  private service(name: string): ServiceHost {
     const s = this.byName.get(name);
     if (!s) throw new PeerwayError('SERVICE_NOT_FOUND', `this runner does not host a service named "${name}"`);
     return s;

@@ -1,7 +1,7 @@
 import { PeerwayError } from '../errors.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import type { Channel } from '../wire/channel.js';
-import type { Push, Request, StartSession, Subscribe, Unsubscribe } from '../wire/messages.js';
+import type { Push, Request, SessionReady, StartSession, Subscribe, Unsubscribe } from '../wire/messages.js';
 import type { PeerwayServer } from './server.js';
 import { ServerSession } from './server-session.js';
 
@@ -46,6 +46,8 @@ export class ClientHandler {
         return this.unsubscribe(m);
       case 'stats':
         return statsOf(this.server);
+      case 'ready':
+        return this.ready(m);
       default:
         throw new PeerwayError('PROTOCOL', `clients cannot send "${m.type}" requests`);
     }
@@ -83,6 +85,13 @@ export class ClientHandler {
       xml: entry.definition.source,
       ...(opened.routing ? { routing: opened.routing } : {}),
     };
+  }
+
+  private async ready(m: SessionReady): Promise<void> {
+    const s = this.session(m.session);
+    const routes = m.routes ?? {};
+    s.setRoutes(routes);
+    await s.entry.hosted.sessionReady(s.id, routes, { timeoutMs: this.server.relayTimeoutMs });
   }
 
   private stop(id: string): void {

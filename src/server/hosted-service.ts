@@ -1,6 +1,6 @@
 import type { ServiceDefinition } from '../definition/model.js';
 import type { RequestOptions } from '../wire/channel.js';
-import type { ClientProfile } from '../wire/messages.js';
+import type { ChosenRoute, ClientProfile } from '../wire/messages.js';
 
 export interface SessionOpening {
   session: string;
@@ -24,6 +24,8 @@ export interface HostedService {
   /** Where it runs, for listings (`in-process`, or the runner's address). */
   readonly origin: string;
   openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened>;
+  /** The client opened its links; these are the routes it took. */
+  sessionReady(session: string, routes: Record<string, ChosenRoute>, options: RequestOptions): Promise<void>;
   closeSession(session: string): void;
   call(session: string, method: string, args: Record<string, unknown>, options: RequestOptions): Promise<unknown>;
 }

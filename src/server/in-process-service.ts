@@ -23,6 +23,8 @@ export class InProcessService implements HostedService {
     return {};
   }
 
+  async sessionReady(): Promise<void> {}
+
   closeSession(): void {}
 
   call(session: string, method: string, args: Record<string, unknown>): Promise<unknown> {

@@ -1,6 +1,7 @@
 import { PeerwayError } from '../errors.js';
 import type { ServiceDefinition } from '../definition/model.js';
 import type { Channel, RequestOptions } from '../wire/channel.js';
+import type { ChosenRoute } from '../wire/messages.js';
 import type { HostedService, SessionOpened, SessionOpening } from './hosted-service.js';
 
 /** A service hosted by a runner; the server reaches it over the runner's connection. */
@@ -20,6 +21,10 @@ export class RemoteService implements HostedService {
   async openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened> {
     const reply = await this.relay(() => this.runner.request<SessionOpened | undefined>({ type: 'open', ...opening }, options));
     return reply ?? {};
+  }
+
+  async sessionReady(session: string, routes: Record<string, ChosenRoute>, options: RequestOptions): Promise<void> {
+    await this.relay(() => this.runner.request({ type: 'ready', session, routes }, options));
   }
 
   closeSession(session: string): void {

@@ -1,4 +1,5 @@
 import type { Channel } from '../wire/channel.js';
+import type { ChosenRoute } from '../wire/messages.js';
 import type { PeerwayError } from '../errors.js';
 import type { ServiceEntry } from './service-entry.js';
 import { pathsOverlap } from '../definition/path-overlap.js';
@@ -10,6 +11,10 @@ export class ServerSession {
   private readonly events = new Set<string>();
   private readonly dataPaths: string[] = [];
   readonly startedAt = new Date();
+  /** The routes the client took (resource key → route); absent keys use the server. */
+  routes: Record<string, ChosenRoute> = {};
+  /** Resources this session receives directly from the service: the server must not push them too. */
+  private direct = new Set<string>();
 
   constructor(
     readonly id: string,
@@ -18,6 +23,11 @@ export class ServerSession {
     /** For listings: the client's address and what it reported about itself. */
     readonly clientLabel: string,
   ) {}
+
+  setRoutes(routes: Record<string, ChosenRoute>): void {
+    this.routes = routes;
+    this.direct = new Set(Object.entries(routes).filter(([, r]) => r.linkType === 'direct').map(([k]) => k));
+  }
 
   subscribeEvent(name: string | undefined): void {
     if (!name) this.allEvents = true;
@@ -44,10 +54,12 @@ export class ServerSession {
   }
 
   wantsEvent(name: string): boolean {
-    return this.allEvents || this.events.has(name);
+    return (this.allEvents || this.events.has(name)) && !this.direct.has(`event:${name}`);
   }
 
-  wantsData(path: string): boolean {
+  /** `key` is the runtime-data resource the change belongs to (see RouteTable.dataKey). */
+  wantsData(path: string, key: string): boolean {
+    if (this.direct.has(key)) return false;
     for (const p of this.dataPaths) if (pathsOverlap(p, path)) return true;
     return false;
   }

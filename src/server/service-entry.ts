@@ -1,6 +1,7 @@
 import type { ServiceDefinition } from '../definition/model.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import type { HostedService } from './hosted-service.js';
+import { RouteTable } from '../routing/route-table.js';
 import type { ServerSession } from './server-session.js';
 
 /** Relay counters of one service, readable with `peerway stats`: they show what went through the server. */
@@ -26,9 +27,12 @@ export class ServiceEntry {
   readonly runtimeData: RuntimeDataTree;
   readonly counters: RelayCounters = { calls: 0, eventsIn: 0, eventsOut: 0, dataIn: 0, dataOut: 0 };
   readonly registeredAt = new Date();
+  /** Used to tell which runtime-data resource a change belongs to (sessions may take it directly). */
+  readonly routeTable: RouteTable;
 
   constructor(readonly hosted: HostedService, initialData?: unknown) {
     this.runtimeData = new RuntimeDataTree(hosted.definition);
+    this.routeTable = new RouteTable(hosted.definition, '');
     if (initialData !== undefined && initialData !== null) this.runtimeData.apply('', initialData);
   }
 
@@ -55,8 +59,9 @@ export class ServiceEntry {
   publishData(path: string, value: unknown): void {
     this.counters.dataIn++;
     this.runtimeData.apply(path, value);
+    const key = this.routeTable.dataKey(path);
     for (const s of this.sessions) {
-      if (s.wantsData(path)) {
+      if (s.wantsData(path, key)) {
         s.pushData(path, value);
         this.counters.dataOut++;
       }

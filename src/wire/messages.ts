@@ -123,6 +123,24 @@ export interface Stats {
   id: number;
 }
 
+/** The route a client finally took for one resource (after opening links and any fallback). */
+export interface ChosenRoute {
+  linkType: 'direct' | 'server';
+  link?: string;
+}
+
+/**
+ * Client → server (and server → runner): the links are open and authenticated; these are the routes the
+ * client uses. The session counts as running only after this.
+ */
+export interface SessionReady {
+  type: 'ready';
+  id: number;
+  session: string;
+  /** Resource key (`method:NAME`, `event:NAME`, `data:PATH`) → route; resources not listed use the server. */
+  routes: Record<string, ChosenRoute>;
+}
+
 // ---- pushes (no id) -------------------------------------------------------------------------------
 
 /** An event: runner → server carries `service`; server/link → client carries `session`. */
@@ -165,7 +183,8 @@ export type Request =
   | Unsubscribe
   | RegisterServices
   | OpenSession
-  | Stats;
+  | Stats
+  | SessionReady;
 
 export type Push = EventPush | DataPush | CloseSession | SessionEnded;
 
@@ -174,7 +193,7 @@ export type Message = Hello | Welcome | Reply | ErrorMessage | Request | Push;
 export type RequestType = Request['type'];
 
 const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>([
-  'list', 'start', 'stop', 'call', 'subscribe', 'unsubscribe', 'register', 'open', 'stats',
+  'list', 'start', 'stop', 'call', 'subscribe', 'unsubscribe', 'register', 'open', 'stats', 'ready',
 ]);
 const PUSH_TYPES: ReadonlySet<string> = new Set<Push['type']>(['event', 'data', 'close', 'ended']);
 

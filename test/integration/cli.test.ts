@@ -133,6 +133,11 @@ test('peerway demo runs a server, a runner and a client, prints what it sees and
   assert.match(r.stdout, /Climate \(remote, /);
   assert.match(r.stdout, /Vehicle \(in-process, /);
   assert.match(r.stdout, /setTemperature\(zone=1, celsius=31\.5\)…\n {2}→ true/);
-  assert.match(r.stdout, /\[Climate\] runtime data cabin\.temperature = [\d.]+ {3}\(route: server\)/);
+  assert.match(r.stdout, /method:setTemperature +direct, link reliable/);
+  assert.match(r.stdout, /method:getTemperature +via the server/);
+  assert.match(r.stdout, /\[Climate\] runtime data cabin\.temperature = [\d.]+ {3}\(route: direct, link rt_link\)/);
+  assert.match(r.stdout, /\[Vehicle\] runtime data speed = [\d.]+ {3}\(route: server\)/);
+  assert.match(r.stdout, /The server's copy of Climate's runtime data: \{"cabin":\{"temperature":[\d.]+/);
+  assert.match(r.stdout, /Server relay counters for Climate: 1 call\(s\)/);
   assert.match(r.stdout, /Demo stopped\./);
 });

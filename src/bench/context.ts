@@ -1,0 +1,228 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { connect, type PeerwayClient } from '../client/client.js';
+import type { Session } from '../client/session.js';
+import { startPeerway, type PeerwayProcess } from '../cli/peerway-process.js';
+import { makeBenchCertificates, type BenchCertificates } from './certs.js';
+import { NA_SERVER_ROUTE } from './model.js';
+import type { Plan } from './plan.js';
+import type { Progress } from './progress.js';
+import { RawPeer, benchFile } from './raw-peer.js';
+import type { RawAddress } from './raw-clients.js';
+
+/** The bench services in bench/services, by the route their scenarios measure. */
+export type ServiceKind = 'direct' | 'routed' | 'local' | 'ssl';
+export const SERVICE_NAMES: Record<ServiceKind, string> = { direct: 'BenchDirect', routed: 'BenchRouted', local: 'BenchLocal', ssl: 'BenchSsl' };
+
+/** A Peerway server process started for the bench. */
+export interface BenchServer {
+  proc: PeerwayProcess;
+  url: string;
+  pid: number;
+}
+
+/** What the client reports about the route of one resource (the API peer-to-peer adds to Session). */
+export interface RouteInfo {
+  linkType: 'direct' | 'server';
+  link?: string;
+  bearer?: string;
+}
+
+/**
+ * Whether `session` will use a direct route for a resource. Until Session has `routeFor` (peer-to-peer
+ * landing), or when it answers `server`, the scenario prints NA_SERVER_ROUTE instead of a wrong number.
+ */
+export function directRoute(session: Session, kind: 'method' | 'event' | 'runtimedata', name: string): { ok: true; route: RouteInfo } | { ok: false; why: string } {
+  const routeFor = (session as unknown as { routeFor?: (k: string, n: string) => RouteInfo }).routeFor;
+  if (typeof routeFor !== 'function') return { ok: false, why: NA_SERVER_ROUTE };
+  const route = routeFor.call(session, kind, name);
+  if (!route || route.linkType !== 'direct') return { ok: false, why: NA_SERVER_ROUTE };
+  return { ok: true, route };
+}
+
+/** A short text naming the route for table details (`direct, link reliable, tcp`). */
+export function describeRoute(route: RouteInfo): string {
+  const bearer = route.bearer?.replace('connect.bearer.', '');
+  return ['direct', route.link && `link ${route.link}`, bearer].filter(Boolean).join(', ');
+}
+
+/**
+ * Everything the scenarios share, started lazily so `--only` starts just what it needs: Peerway server and
+ * runner processes (through startPeerway, i.e. real `bin/peerway` processes), raw baseline peers, clients,
+ * the throw-away certificates and a temp dir. `close()` stops all of it.
+ */
+export class BenchContext {
+  private readonly servers = new Map<string, Promise<BenchServer>>();
+  private readonly runners = new Map<string, Promise<PeerwayProcess>>();
+  private readonly peers: RawPeer[] = [];
+  private readonly echoes = new Map<string, Promise<RawAddress>>();
+  private readonly clients = new Set<PeerwayClient>();
+  private readonly controls = new Map<string, Promise<PeerwayClient>>();
+  private readonly sessions = new Map<string, Promise<Session>>();
+  private certsPromise: Promise<BenchCertificates> | undefined;
+  private readonly processes: PeerwayProcess[] = [];
+
+  private constructor(
+    readonly plan: Plan,
+    readonly progress: Progress,
+    readonly tmp: string,
+    private readonly cpuProfDir: string | undefined,
+  ) {}
+
+  static async create(plan: Plan, progress: Progress, cpuProfDir?: string): Promise<BenchContext> {
+    return new BenchContext(plan, progress, await mkdtemp(path.join(tmpdir(), 'peerway-bench-')), cpuProfDir);
+  }
+
+  /** Environment of Peerway processes: quiet logs (per-session info lines would cost server CPU), optional profiling. */
+  private env(role: string): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { PEERWAY_LOG_LEVEL: 'warn' };
+    // One directory per role, so `server-main/CPU.….cpuprofile` says whose profile it is.
+    if (this.cpuProfDir) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${path.join(this.cpuProfDir, role)}`.trim();
+    return env;
+  }
+
+  /** A Peerway server on 127.0.0.1 (ephemeral port); `name` separates the scale scenario's own server. */
+  server(name = 'main'): Promise<BenchServer> {
+    let s = this.servers.get(name);
+    if (!s) {
+      s = (async () => {
+        const proc = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0'], { env: this.env(`server-${name}`) });
+        this.processes.push(proc);
+        const m = await proc.waitFor(/listening connect\.bearer\.tcp 127\.0\.0\.1:(\d+)/);
+        return { proc, url: `tcp://127.0.0.1:${m[1]}`, pid: proc.child.pid! };
+      })();
+      this.servers.set(name, s);
+    }
+    return s;
+  }
+
+  /** Makes sure a runner hosting the `kind` bench service is registered with server `serverName`. */
+  service(kind: ServiceKind, serverName = 'main'): Promise<PeerwayProcess> {
+    const key = `${serverName}/${kind}`;
+    let r = this.runners.get(key);
+    if (!r) {
+      r = (async () => {
+        const server = await this.server(serverName);
+        const xml = kind === 'ssl' ? await this.sslServiceFile() : benchFile('services', `bench-${kind}.xml`);
+        // One runner per service: a definition that a runner refuses (p2p work in progress) fails only its scenarios.
+        const proc = startPeerway(['runner', '--server', server.url, xml], { env: this.env(`runner-${kind}`) });
+        this.processes.push(proc);
+        await proc.waitFor(/^registered .*$/m);
+        return proc;
+      })();
+      this.runners.set(key, r);
+    }
+    return r;
+  }
+
+  /** The pid of the runner hosting `kind` on `serverName` (started if needed). */
+  async runnerPid(kind: ServiceKind, serverName = 'main'): Promise<number> {
+    return (await this.service(kind, serverName)).child.pid!;
+  }
+
+  /** A new client of server `serverName`, closed by `close()` unless closed earlier with `closeClient`. */
+  async newClient(serverName = 'main'): Promise<PeerwayClient> {
+    const server = await this.server(serverName);
+    const client = await connect(server.url, { timeoutMs: 15_000, connectTimeoutMs: 10_000, agent: 'peerway-bench' });
+    this.clients.add(client);
+    return client;
+  }
+
+  async closeClient(client: PeerwayClient): Promise<void> {
+    this.clients.delete(client);
+    await client.close().catch(() => undefined);
+  }
+
+  /** The shared client of `serverName`, for control calls and single-session scenarios. */
+  control(serverName = 'main'): Promise<PeerwayClient> {
+    let c = this.controls.get(serverName);
+    if (!c) {
+      c = this.newClient(serverName);
+      this.controls.set(serverName, c);
+    }
+    return c;
+  }
+
+  /** A session with the `kind` service on the shared client (started once, reused). */
+  session(kind: ServiceKind, serverName = 'main'): Promise<Session> {
+    const key = `${serverName}/${kind}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        await this.service(kind, serverName);
+        return (await this.control(serverName)).startSession(SERVICE_NAMES[kind]);
+      })();
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** Starts a raw baseline peer (stopped by `close()`). */
+  async rawPeer(script: string, args: string[] = []): Promise<{ peer: RawPeer; ready: string }> {
+    const started = await RawPeer.start(script, args);
+    this.peers.push(started.peer);
+    return started;
+  }
+
+  /** The raw echo peer for `kind` (started once): where a raw client connects. */
+  rawEcho(kind: 'tcp' | 'uds' | 'tls'): Promise<RawAddress> {
+    let e = this.echoes.get(kind);
+    if (!e) {
+      e = (async (): Promise<RawAddress> => {
+        if (kind === 'uds') {
+          const { ready } = await this.rawPeer('echo-server.mjs', ['--uds', path.join(this.tmp, 'raw-echo.sock')]);
+          return { kind, path: ready };
+        }
+        if (kind === 'tls') {
+          const c = await this.certs();
+          const { ready } = await this.rawPeer('echo-server.mjs', ['--tls', '--cert', c.certificate, '--key', c.key]);
+          return { kind, port: Number(ready), ca: await readFile(c.ca) };
+        }
+        const { ready } = await this.rawPeer('echo-server.mjs', ['--tcp']);
+        return { kind, port: Number(ready) };
+      })();
+      this.echoes.set(kind, e);
+    }
+    return e;
+  }
+
+  /** The throw-away CA and server certificate (generated once per run). */
+  certs(): Promise<BenchCertificates> {
+    this.certsPromise ??= makeBenchCertificates(this.tmp);
+    return this.certsPromise;
+  }
+
+  /** bench-ssl.xml.in with the certificate paths filled in, plus a sibling .mjs, in the temp dir. */
+  private async sslServiceFile(): Promise<string> {
+    const c = await this.certs();
+    const template = await readFile(benchFile('services', 'bench-ssl.xml.in'), 'utf8');
+    const xml = template.replaceAll('@CERTIFICATE@', c.certificate).replaceAll('@KEY@', c.key).replaceAll('@CA@', c.ca);
+    const file = path.join(this.tmp, 'bench-ssl.xml');
+    await writeFile(file, xml);
+    const impl = pathToFileURL(benchFile('services', 'bench-service.mjs')).href;
+    await writeFile(path.join(this.tmp, 'bench-ssl.mjs'), `import { makeBenchService } from '${impl}';\nexport default makeBenchService();\n`);
+    return file;
+  }
+
+  /** Stops every client, process and raw peer, and removes the temp dir. Never throws. */
+  async close(): Promise<void> {
+    await Promise.all([...this.clients].map((c) => c.close().catch(() => undefined)));
+    this.clients.clear();
+    await Promise.all(this.peers.map((p) => p.stop().catch(() => undefined)));
+    // Runners first, so the server does not log each of them going away as a warning … then the servers.
+    const runners = new Set(await Promise.all([...this.runners.values()].map((r) => r.catch(() => undefined))));
+    await Promise.all(this.processes.filter((p) => runners.has(p)).map((p) => p.stop()));
+    await Promise.all(this.processes.filter((p) => !runners.has(p)).map((p) => p.stop()));
+    await rm(this.tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Output of the Peerway processes, for a crash report. */
+  processOutput(): string {
+    return this.processes
+      .map((p) => p.stderr().trim())
+      .filter(Boolean)
+      .join('\n');
+  }
+}

@@ -1,0 +1,103 @@
+import { PeerwayError } from '../errors.js';
+import type { BearerAttributes } from '../bearer/bearer.js';
+import { formatBearerUrl, getBearer } from '../bearer/registry.js';
+import type { Channel, ChannelHandlers } from '../wire/channel.js';
+import { dialHandshake } from '../wire/handshake.js';
+import type { ChosenRoute } from '../wire/messages.js';
+import type { RoutingInstructions } from '../routing/instructions.js';
+import { howToConfigure } from '../routing/route-chooser.js';
+import { parseResourceKey } from '../routing/route-table.js';
+
+export interface OpenRoutesOptions {
+  adapters: Record<string, BearerAttributes>;
+  timeoutMs: number;
+  /** Handlers for each opened link (pushes arrive on them). */
+  handlersFor(link: string): ChannelHandlers;
+}
+
+export interface OpenedRoutes {
+  links: Map<string, Channel>;
+  routes: Record<string, ChosenRoute>;
+  warnings: string[];
+}
+
+/**
+ * Follows routing instructions: opens the links (in parallel, each authenticated with the session token),
+ * then takes for each resource the first usable route whose link opened. A link that fails falls back to
+ * the next route with a warning saying which resource, which link and why; a `required` route that fails
+ * stops the session start with LINK_FAILED and the fix.
+ */
+export async function openRoutes(instructions: RoutingInstructions, options: OpenRoutesOptions): Promise<OpenedRoutes> {
+  const failures = new Map<string, string>();
+  const links = new Map<string, Channel>();
+  await Promise.all(
+    instructions.links.map(async (l) => {
+      const where = formatBearerUrl(l.address);
+      try {
+        const connection = await getBearer(l.address.bearer).connect(l.address, {
+          ...(options.adapters[l.address.bearer] ? { attributes: options.adapters[l.address.bearer] } : {}),
+          timeoutMs: options.timeoutMs,
+        });
+        const channel = await dialHandshake(connection, `link ${l.name} of ${instructions.service} at ${where}`, {
+          role: 'link',
+          token: l.token,
+          session: instructions.session,
+          link: l.name,
+          timeoutMs: options.timeoutMs,
+        });
+        channel.start(options.handlersFor(l.name));
+        links.set(l.name, channel);
+      } catch (err) {
+        failures.set(l.name, `${(err as Error).message}`);
+      }
+    }),
+  );
+
+  const routes: Record<string, ChosenRoute> = {};
+  const warnings: string[] = [];
+  for (const [key, choice] of instructions.resources) {
+    let chosen: ChosenRoute | undefined;
+    const notes: string[] = [];
+    for (const alt of choice.usable) {
+      if (alt.linkType === 'server') {
+        chosen = { linkType: 'server' };
+        break;
+      }
+      const link = alt.link ?? '';
+      if (links.has(link)) {
+        chosen = { linkType: 'direct', link };
+        break;
+      }
+      const why = failures.get(link) ?? `link ${link} is not in the routing instructions`;
+      if (alt.required) {
+        for (const c of links.values()) c.close('session start failed');
+        throw new PeerwayError(
+          'LINK_FAILED',
+          `service ${instructions.service} requires the direct ${alt.bearer} link "${link}" for ${describe(key)}, and it could not be opened: ${why}. ${howToConfigure(alt.bearer ?? '')}`,
+          { details: { service: instructions.service, resource: key, link, bearer: alt.bearer } },
+        );
+      }
+      notes.push(`link ${link} (${alt.bearer}) could not be opened: ${why}`);
+    }
+    chosen ??= { linkType: 'server' };
+    if (notes.length > 0) {
+      warnings.push(`${instructions.service} ${describe(key)}: ${notes.join('; ')}; using ${chosen.linkType === 'direct' ? `link ${chosen.link}` : 'the server route'} instead`);
+    }
+    routes[key] = chosen;
+  }
+
+  // Links no resource ended up on are closed rather than kept idle.
+  const used = new Set(Object.values(routes).map((r) => r.link));
+  for (const [name, c] of links) {
+    if (!used.has(name)) {
+      c.close('not used by any route');
+      links.delete(name);
+    }
+  }
+  return { links, routes, warnings };
+}
+
+function describe(key: string): string {
+  const { kind, name } = parseResourceKey(key);
+  return kind === 'runtimedata' ? `runtime data ${name ? `"${name}"` : '(all)'}` : `${kind} "${name}"`;
+}

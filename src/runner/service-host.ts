@@ -1,0 +1,250 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { PeerwayError } from '../errors.js';
+import type { BearerAddress, BearerAttributes, Listener, MessageConnection } from '../bearer/bearer.js';
+import { formatBearerUrl, getBearer, hasBearer } from '../bearer/registry.js';
+import type { Logger } from '../logger.js';
+import { chooseRoutes, standardLinkCheck } from '../routing/route-chooser.js';
+import { renderInstructions, type LinkInstruction } from '../routing/instructions.js';
+import { RouteTable, parseResourceKey } from '../routing/route-table.js';
+import type { ServiceRuntime } from '../service/service-runtime.js';
+import { acceptHandshake } from '../wire/handshake.js';
+import type { ChosenRoute, ClientProfile, Push } from '../wire/messages.js';
+import { LinkHandler } from './link-handler.js';
+import { RunnerSession } from './runner-session.js';
+
+export interface ServiceHostOptions {
+  /** Bearer of the runner's server connection: the built-in `reliable` link uses the same. */
+  reliableBearer: string;
+  /** Address link listeners bind to (default 127.0.0.1). */
+  p2pHost: string;
+  /** Address advertised to clients when listeners bind to a wildcard address. */
+  advertiseHost?: string;
+  /** This machine's host id (same-host checks for connect.bearer.local). */
+  hostId: string;
+  /** Attributes per bearer for link listeners (certificates for ssl, datagram size for udp, …). */
+  adapters: Record<string, BearerAttributes>;
+  /** Sends a push to the server over the runner's primary connection (dropped while disconnected). */
+  toServer(message: Push): void;
+  log: Logger;
+}
+
+interface LinkState {
+  listener?: Listener;
+  /** Why the link cannot be used (listen failed, bearer not available). */
+  down?: string;
+}
+
+/**
+ * One remote service inside a runner: its peer-to-peer links, its sessions and the rules that send each
+ * event and runtime-data change to exactly the places that should get it — directly to sessions that took
+ * a direct route, to the server for the rest (DESIGN §4). The service, not the server, chooses routes.
+ */
+export class ServiceHost {
+  readonly table: RouteTable;
+  readonly sessions = new Map<string, RunnerSession>();
+  private readonly links = new Map<string, LinkState>();
+  /** Per resource: how many ready sessions take the server route (events are forwarded only when > 0). */
+  private readonly serverUse = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(
+    readonly runtime: ServiceRuntime,
+    private readonly options: ServiceHostOptions,
+  ) {
+    this.log = options.log.child({ service: runtime.name });
+    this.table = new RouteTable(runtime.definition, options.reliableBearer);
+    runtime.addOutput({ event: (n, a) => this.onEvent(n, a), data: (p, v) => this.onData(p, v) });
+  }
+
+  get name(): string {
+    return this.runtime.name;
+  }
+
+  /** Opens a listener for every link a direct route uses. A link that cannot listen is logged and skipped. */
+  async openLinks(): Promise<void> {
+    for (const [name, decl] of this.table.links) {
+      if (!hasBearer(decl.bearer)) {
+        this.links.set(name, { down: `bearer ${decl.bearer} is not available in this runner` });
+        continue;
+      }
+      const address: BearerAddress = { bearer: decl.bearer };
+      if (decl.bearer === 'connect.bearer.local') {
+        address.path = decl.attributes.path ?? path.join(os.tmpdir(), `peerway-${process.pid}-${this.name}-${name}.sock`);
+      } else {
+        address.host = decl.host ?? this.options.p2pHost;
+        address.port = decl.port ?? 0;
+      }
+      const attributes = { ...this.options.adapters[decl.bearer], ...withoutAddressAttributes(decl.attributes) };
+      try {
+        const listener = await getBearer(decl.bearer).listen(address, (c) => void this.acceptLink(name, c), { attributes });
+        this.links.set(name, { listener });
+        this.log.info({ link: name, address: formatBearerUrl(listener.address) }, 'link listening');
+      } catch (err) {
+        const reason = `link ${name} could not listen on ${formatBearerUrl(address)}: ${(err as Error).message}`;
+        this.links.set(name, { down: reason });
+        this.log.warn({ link: name }, `${reason}; clients will use the next route`);
+      }
+    }
+  }
+
+  async closeLinks(): Promise<void> {
+    for (const s of this.sessions.values()) s.closeLinks('runner stopping');
+    await Promise.all([...this.links.values()].map((l) => l.listener?.close()));
+    this.links.clear();
+  }
+
+  /** A client starts a session: choose its routes, issue the token, answer with routing instructions. */
+  open(sessionId: string, client: ClientProfile): { routing?: string } {
+    const check = standardLinkCheck(this.options.hostId, (link) => this.links.get(link)?.down);
+    const choices = chooseRoutes(this.table, client, check);
+    const token = randomBytes(24).toString('base64url');
+    const session = new RunnerSession(sessionId, token, client);
+    this.sessions.set(sessionId, session);
+    if (!this.table.hasRouting) return {};
+    const used = new Set<string>();
+    for (const c of choices.values()) for (const a of c.usable) if (a.linkType === 'direct' && a.link) used.add(a.link);
+    const links: LinkInstruction[] = [];
+    for (const name of used) {
+      const listener = this.links.get(name)?.listener;
+      if (listener) links.push({ name, address: this.advertised(listener.address), token });
+    }
+    return { routing: renderInstructions({ service: this.name, session: sessionId, links, resources: choices }) };
+  }
+
+  /** The client opened its links and reports the routes it took. */
+  ready(sessionId: string, routes: Record<string, ChosenRoute>): void {
+    const s = this.session(sessionId);
+    if (s.ready) this.countServerUse(s, -1);
+    s.routes = routes ?? {};
+    s.ready = true;
+    this.countServerUse(s, +1);
+    this.log.debug({ session: sessionId, routes: s.routes }, 'session ready');
+  }
+
+  close(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    this.sessions.delete(sessionId);
+    if (s.ready) this.countServerUse(s, -1);
+    s.closeLinks('session stopped');
+  }
+
+  closeAllSessions(reason: string): void {
+    for (const id of [...this.sessions.keys()]) this.close(id);
+    this.log.debug({ reason }, 'all sessions closed');
+  }
+
+  private countServerUse(s: RunnerSession, delta: number): void {
+    for (const key of this.table.keys()) {
+      if (s.directLink(key) !== undefined) continue;
+      const before = this.serverUse.get(key) ?? 0;
+      const after = before + delta;
+      this.serverUse.set(key, after);
+      // A runtime-data subtree starts going to the server: bring the server's copy up to date first.
+      if (before === 0 && after > 0 && key.startsWith('data:') && !this.table.publishesDataToServer) {
+        const { name } = parseResourceKey(key);
+        this.options.toServer({ type: 'data', service: this.name, path: name, value: this.runtime.tree.get(name) });
+      }
+    }
+  }
+
+  private onEvent(name: string, args: Record<string, unknown>): void {
+    const key = `event:${name}`;
+    for (const s of this.sessions.values()) {
+      const link = s.directLink(key);
+      if (link === undefined || !s.wantsEvent(link, name)) continue;
+      this.sendOnLink(s, link, { type: 'event', session: s.id, name, args });
+    }
+    if ((this.serverUse.get(key) ?? 0) > 0) this.options.toServer({ type: 'event', service: this.name, name, args });
+  }
+
+  private onData(path: string, value: unknown): void {
+    const key = this.table.dataKey(path);
+    for (const s of this.sessions.values()) {
+      const link = s.directLink(key);
+      if (link === undefined || !s.wantsData(link, path)) continue;
+      this.sendOnLink(s, link, { type: 'data', session: s.id, path, value });
+    }
+    if (this.table.publishesDataToServer || (this.serverUse.get(key) ?? 0) > 0) {
+      this.options.toServer({ type: 'data', service: this.name, path, value });
+    }
+  }
+
+  private sendOnLink(s: RunnerSession, link: string, message: Push): void {
+    const channel = s.links.get(link);
+    if (!channel || channel.closed) return;
+    try {
+      channel.send(message);
+    } catch (err) {
+      // One slow or broken link must not stop delivery to the others.
+      this.log.warn({ session: s.id, link, reason: (err as Error).message }, 'could not send on link');
+    }
+  }
+
+  /** A client opens a link: it must present the token of a live session, for this link. */
+  private async acceptLink(link: string, connection: MessageConnection): Promise<void> {
+    const label = `link ${link} from ${connection.remote}`;
+    let session: RunnerSession | undefined;
+    try {
+      const { channel } = await acceptHandshake(connection, label, {
+        roles: ['link'],
+        peer: `peerway-runner/${process.pid}/${this.name}/${link}`,
+        verify: (hello) => {
+          session = this.authenticate(hello.session, hello.token, hello.link, link);
+        },
+      });
+      const s = session!;
+      s.links.get(link)?.close('replaced by a new link connection');
+      s.links.set(link, channel);
+      const handler = new LinkHandler(this, s, link);
+      channel.setHandlers({
+        request: (m) => handler.request(m),
+        close: (info) => {
+          if (s.links.get(link) === channel) s.links.delete(link);
+          this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');
+        },
+      });
+      this.log.debug({ session: s.id, link, peer: connection.remote }, 'link open');
+    } catch (err) {
+      this.log.warn({ link, peer: connection.remote, reason: (err as Error).message }, 'link connection refused');
+    }
+  }
+
+  private authenticate(sessionId: unknown, token: unknown, helloLink: unknown, link: string): RunnerSession {
+    const s = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+    const ok =
+      s !== undefined &&
+      typeof token === 'string' &&
+      token.length === s.token.length &&
+      timingSafeEqual(Buffer.from(token), Buffer.from(s.token));
+    if (!ok) {
+      throw new PeerwayError('UNAUTHORIZED', `link ${link} of ${this.name}: no live session matches this session id and token (forged, or the session has ended)`);
+    }
+    if (helloLink !== link) {
+      throw new PeerwayError('UNAUTHORIZED', `link ${link} of ${this.name}: the hello names link "${String(helloLink)}"`);
+    }
+    return s;
+  }
+
+  session(id: string): RunnerSession {
+    const s = this.sessions.get(id);
+    if (!s) throw new PeerwayError('SESSION_NOT_FOUND', `session ${id} is not open on service ${this.name}`);
+    return s;
+  }
+
+  /** The address clients should dial: a wildcard bind address is replaced by the advertised host. */
+  private advertised(address: BearerAddress): BearerAddress {
+    if (address.host === '0.0.0.0' || address.host === '::') {
+      return { ...address, host: this.options.advertiseHost ?? os.hostname() };
+    }
+    return address;
+  }
+}
+
+/** Link attributes that describe the address, not the bearer configuration. */
+function withoutAddressAttributes(attributes: BearerAttributes): BearerAttributes {
+  const { path: _path, ...rest } = attributes;
+  return rest;
+}
