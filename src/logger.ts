@@ -1,5 +1,9 @@
 import { pino, destination, type Logger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
+import { PeerwayError } from './errors.js';
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const FORMATS = ['pretty', 'json'];
 
 export type { Logger };
 
@@ -18,8 +22,14 @@ export interface LoggerOptions {
  * entry, readable by default, JSON on request. Environment overrides: PEERWAY_LOG_LEVEL, PEERWAY_LOG_FORMAT.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const level = (process.env.PEERWAY_LOG_LEVEL as LevelWithSilent | undefined) ?? options.level ?? 'info';
-  const format = (process.env.PEERWAY_LOG_FORMAT as 'pretty' | 'json' | undefined) ?? options.format ?? 'pretty';
+  const level = (process.env.PEERWAY_LOG_LEVEL || options.level || 'info') as LevelWithSilent;
+  const format = (process.env.PEERWAY_LOG_FORMAT || options.format || 'pretty') as 'pretty' | 'json';
+  if (!LEVELS.includes(level)) {
+    throw new PeerwayError('CONFIG_INVALID', `log level "${level}" is not one of ${LEVELS.join(', ')} (check PEERWAY_LOG_LEVEL or --log-level)`);
+  }
+  if (!FORMATS.includes(format)) {
+    throw new PeerwayError('CONFIG_INVALID', `log format "${format}" is not one of ${FORMATS.join(', ')} (check PEERWAY_LOG_FORMAT or --log-format)`);
+  }
   const fd = options.fd ?? 2;
   const base = { name: options.name, level, base: undefined };
   if (format === 'json') return pino(base, destination({ fd, sync: true }));

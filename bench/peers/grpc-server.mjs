@@ -7,8 +7,8 @@ import { exitWithParent } from './framing.mjs';
 
 exitWithParent();
 const identity = (b) => b;
-/** Shared with the client in src/bench/grpc-client.ts: same path and identity (de)serializers. */
-export const ECHO_SERVICE = {
+// Mirrored in src/bench/grpc-client.ts: same path and identity (de)serializers.
+const ECHO_SERVICE = {
   echo: {
     path: '/peerway.bench.Echo/Echo',
     requestStream: false,

@@ -80,6 +80,11 @@ export interface Bearer {
   /** URL schemes that select this bearer (`tcp`, …). The first one is used when formatting addresses. */
   readonly schemes: readonly string[];
   readonly reliable: boolean;
+  /**
+   * Names of the configuration attributes this bearer accepts (`certificate`, `maxDatagramBytes`, …), not
+   * counting the address ones (host, port, path). Configuration files are checked against it; absent means none.
+   */
+  readonly attributes?: readonly string[];
   listen(address: BearerAddress, onConnection: (connection: MessageConnection) => void, options?: BearerOptions): Promise<Listener>;
   connect(address: BearerAddress, options?: ConnectOptions): Promise<MessageConnection>;
 }

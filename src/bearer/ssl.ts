@@ -44,6 +44,7 @@ export const sslBearer: Bearer = {
   id: SSL_ID,
   schemes: ['ssl', 'tls'],
   reliable: true,
+  attributes: ['certificate', 'key', 'ca', 'passphrase', 'verify', 'serverName', 'requireClientCertificate'],
 
   async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: SslBearerOptions = {}): Promise<Listener> {
     const config = await loadConfig(options.attributes ?? {});
@@ -263,6 +264,10 @@ function describeRefusedClient(err: NodeJS.ErrnoException, socket: tls.TLSSocket
       ? `it is not signed by the CA in attribute ca (${config.files.ca?.path})`
       : refused === 'CERT_HAS_EXPIRED' ? 'it has expired' : refused;
     return new PeerwayError('CONNECT_FAILED', `refused the client certificate of ${remote} (mutual TLS): ${why}`, { details: { ...details, tlsError: refused } });
+  }
+  if (code === 'ECONNRESET') {
+    // A client that does not trust our certificate (unknown CA, expired, another name) hangs up mid-handshake.
+    return new PeerwayError('CONNECT_FAILED', `client ${remote} hung up during the TLS handshake: it probably refused this listener's certificate (a CA it does not trust, expired, or not for the name it dialled); its own error says which`, { details });
   }
   return new PeerwayError('CONNECT_FAILED', `TLS handshake with client ${remote} failed: ${err.message.split('\n')[0]}`, { details });
 }

@@ -174,6 +174,7 @@ export const udpBearer: Bearer = {
   id: UDP_ID,
   schemes: ['udp'],
   reliable: false,
+  attributes: ['maxDatagramBytes', 'idleTimeoutMs'],
 
   async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: BearerOptions = {}): Promise<UdpListener> {
     const host = address.host ?? '127.0.0.1';

@@ -2,8 +2,20 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { PeerwayError } from '../errors.js';
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
+
+/** Runs openssl; a missing binary is reported as what it is, with the fix. */
+async function run(command: string, args: string[]): Promise<void> {
+  try {
+    await exec(command, args);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new PeerwayError('CONFIG_INVALID', 'openssl is not installed: the ssl scenario makes a throw-away certificate with the openssl CLI (install openssl, or leave ssl out with --only)');
+    throw new PeerwayError('INTERNAL', `openssl ${args[0]} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
+  }
+}
 
 /** Paths of a throw-away CA and a server certificate for `localhost` / 127.0.0.1 signed by it. */
 export interface BenchCertificates {

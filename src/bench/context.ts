@@ -1,8 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { connect, type PeerwayClient } from '../client/client.js';
+import { connect, type ClientOptions, type PeerwayClient } from '../client/client.js';
 import type { Session } from '../client/session.js';
 import { startPeerway, type PeerwayProcess } from '../cli/peerway-process.js';
 import { makeBenchCertificates, type BenchCertificates } from './certs.js';
@@ -13,8 +14,9 @@ import { RawPeer, benchFile } from './raw-peer.js';
 import type { RawAddress } from './raw-clients.js';
 
 /** The bench services in bench/services, by the route their scenarios measure. */
-export type ServiceKind = 'direct' | 'routed' | 'local' | 'ssl';
-export const SERVICE_NAMES: Record<ServiceKind, string> = { direct: 'BenchDirect', routed: 'BenchRouted', local: 'BenchLocal', ssl: 'BenchSsl' };
+export type ServiceKind = 'direct' | 'udp' | 'routed' | 'local' | 'ssl';
+/** Service names, as declared in the XML files. */
+export const SERVICE_NAMES: Record<ServiceKind, string> = { direct: 'BenchDirect', udp: 'BenchUdp', routed: 'BenchRouted', local: 'BenchLocal', ssl: 'BenchSsl' };
 
 /** A Peerway server process started for the bench. */
 export interface BenchServer {
@@ -63,6 +65,7 @@ export class BenchContext {
   private readonly sessions = new Map<string, Promise<Session>>();
   private certsPromise: Promise<BenchCertificates> | undefined;
   private readonly processes: PeerwayProcess[] = [];
+  private readonly externals: ChildProcess[] = [];
 
   private constructor(
     readonly plan: Plan,
@@ -78,8 +81,12 @@ export class BenchContext {
   /** Environment of Peerway processes: quiet logs (per-session info lines would cost server CPU), optional profiling. */
   private env(role: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { PEERWAY_LOG_LEVEL: 'warn' };
-    // One directory per role, so `server-main/CPU.….cpuprofile` says whose profile it is.
-    if (this.cpuProfDir) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${path.join(this.cpuProfDir, role)}`.trim();
+    if (this.cpuProfDir) {
+      // Node 20 refuses --cpu-prof in NODE_OPTIONS, and startPeerway runs bin/peerway without node flags,
+      // so a preload starts the inspector's profiler instead. One directory per role says whose profile it is.
+      env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(benchFile('tools', 'cpu-profile.mjs')).href}`.trim();
+      env.PEERWAY_BENCH_CPU_PROF_DIR = path.join(this.cpuProfDir, role);
+    }
     return env;
   }
 
@@ -123,9 +130,9 @@ export class BenchContext {
   }
 
   /** A new client of server `serverName`, closed by `close()` unless closed earlier with `closeClient`. */
-  async newClient(serverName = 'main'): Promise<PeerwayClient> {
+  async newClient(serverName = 'main', options: ClientOptions = {}): Promise<PeerwayClient> {
     const server = await this.server(serverName);
-    const client = await connect(server.url, { timeoutMs: 15_000, connectTimeoutMs: 10_000, agent: 'peerway-bench' });
+    const client = await connect(server.url, { timeoutMs: 15_000, connectTimeoutMs: 10_000, agent: 'peerway-bench', ...options });
     this.clients.add(client);
     return client;
   }
@@ -145,14 +152,22 @@ export class BenchContext {
     return c;
   }
 
-  /** A session with the `kind` service on the shared client (started once, reused). */
+  /**
+   * A session with the `kind` service on the shared client (started once, reused). The ssl service gets a
+   * client of its own with an ssl adapter trusting the throw-away CA: that is what makes a client offer
+   * connect.bearer.ssl for peer-to-peer routes.
+   */
   session(kind: ServiceKind, serverName = 'main'): Promise<Session> {
     const key = `${serverName}/${kind}`;
     let s = this.sessions.get(key);
     if (!s) {
       s = (async () => {
         await this.service(kind, serverName);
-        return (await this.control(serverName)).startSession(SERVICE_NAMES[kind]);
+        const client =
+          kind === 'ssl'
+            ? await this.newClient(serverName, { adapters: { 'connect.bearer.ssl': { ca: (await this.certs()).ca } } })
+            : await this.control(serverName);
+        return client.startSession(SERVICE_NAMES[kind]);
       })();
       this.sessions.set(key, s);
     }
@@ -164,6 +179,14 @@ export class BenchContext {
     const started = await RawPeer.start(script, args);
     this.peers.push(started.peer);
     return started;
+  }
+
+  /** Starts an installed program (an outside broker), killed by `close()`; its output is discarded. */
+  external(command: string, args: string[]): ChildProcess {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.on('error', () => undefined); // reported by the caller's readiness check instead
+    this.externals.push(child);
+    return child;
   }
 
   /** The raw echo peer for `kind` (started once): where a raw client connects. */
@@ -184,6 +207,20 @@ export class BenchContext {
         return { kind, port: Number(ready) };
       })();
       this.echoes.set(kind, e);
+    }
+    return e;
+  }
+
+  /** The raw relay peer (client → relay process → raw tcp echo process), started once. */
+  rawRelay(): Promise<RawAddress> {
+    let e = this.echoes.get('relay');
+    if (!e) {
+      e = (async (): Promise<RawAddress> => {
+        const target = await this.rawEcho('tcp');
+        const { ready } = await this.rawPeer('relay.mjs', ['--target-port', String((target as { port: number }).port)]);
+        return { kind: 'tcp', port: Number(ready) };
+      })();
+      this.echoes.set('relay', e);
     }
     return e;
   }
@@ -211,6 +248,7 @@ export class BenchContext {
     await Promise.all([...this.clients].map((c) => c.close().catch(() => undefined)));
     this.clients.clear();
     await Promise.all(this.peers.map((p) => p.stop().catch(() => undefined)));
+    for (const e of this.externals) if (e.exitCode === null && e.signalCode === null) e.kill('SIGTERM');
     // Runners first, so the server does not log each of them going away as a warning … then the servers.
     const runners = new Set(await Promise.all([...this.runners.values()].map((r) => r.catch(() => undefined))));
     await Promise.all(this.processes.filter((p) => runners.has(p)).map((p) => p.stop()));

@@ -10,8 +10,11 @@ export interface MachineInfo {
   os: string;
   totalMemoryMB: number;
   date: string;
+  /** 1-minute load average when the run started and when it ended: other work on the machine skews figures. */
+  loadAverage?: { start: number; end: number };
 }
 
+/** CPU, cores, Node version, OS and date of this run. */
 export function machineInfo(): MachineInfo {
   const cpus = os.cpus();
   return {

@@ -8,6 +8,9 @@ import type { Figure } from './model.js';
  * fails the scenario instead of hanging the bench.
  */
 
+/** Slices per latency round (see latencyRounds). */
+const SLICES = 10;
+
 /** How much work one latency series does. */
 export interface LatencyPlan {
   warmup: number;
@@ -29,37 +32,52 @@ export interface LatencyStats {
   roundP50s: number[];
 }
 
+/** One thing whose latency is measured, under a key that names it in the results. */
 export interface LatencySeries {
   key: string;
   /** One operation (a call, a ping-pong); its duration is one sample. */
   once: () => Promise<unknown>;
+  /** Untimed clean-up after each operation, given its result (stopping a session whose start was timed). */
+  after?: (result: unknown) => Promise<unknown>;
 }
 
 /** Called between rounds (never inside a timed loop) so the progress display costs nothing measured. */
 export type RoundHook = (what: string) => void;
 
 /**
- * Runs the series' warm-ups, then `rounds` rounds; within a round every series runs once, in an order that
- * rotates from round to round, so slow drift (CPU frequency, a neighbour's noise) hits each series alike.
+ * Runs the series' warm-ups, then `rounds` rounds. Within a round the series take turns in slices, in an
+ * order that rotates, so drift (CPU frequency, a neighbour's noise) hits each series alike; each round
+ * yields one median per series.
  */
 export async function latencyRounds(series: LatencySeries[], plan: LatencyPlan, hook: RoundHook = () => {}): Promise<Map<string, LatencyStats>> {
   const pooled = new Map<string, RecordableHistogram>();
   const roundP50s = new Map<string, number[]>();
   for (const s of series) {
     hook(`${s.key}: warm-up`);
-    await withDeadline(loop(s.once, plan.warmup, plan.maxRoundMs), plan.maxRoundMs + 15_000, `${s.key} warm-up`);
+    await withDeadline(loop(s, plan.warmup, plan.maxRoundMs), plan.maxRoundMs + 15_000, `${s.key} warm-up`);
     pooled.set(s.key, createHistogram());
     roundP50s.set(s.key, []);
   }
+  // A round is cut in slices that alternate between the series: on a shared or virtual machine the
+  // background noise changes within seconds, and fine interleaving makes every series see the same noise.
+  const slices = Math.max(1, Math.min(SLICES, plan.perRound));
   for (let r = 0; r < plan.rounds; r++) {
-    for (let i = 0; i < series.length; i++) {
-      const s = series[(i + r) % series.length]!;
-      hook(`${s.key}: round ${r + 1}/${plan.rounds}`);
-      const h = createHistogram();
-      await withDeadline(loop(s.once, plan.perRound, plan.maxRoundMs, h), plan.maxRoundMs + 15_000, `${s.key} round ${r + 1}`);
+    hook(`round ${r + 1}/${plan.rounds}`);
+    const hs = series.map(() => createHistogram());
+    for (let slice = 0; slice < slices; slice++) {
+      for (let i = 0; i < series.length; i++) {
+        const k = (i + r + slice) % series.length;
+        const s = series[k]!;
+        const count = Math.ceil(plan.perRound / slices);
+        const ms = plan.maxRoundMs / slices;
+        await withDeadline(loop(s, count, ms, hs[k]), ms + 15_000, `${s.key} round ${r + 1}`);
+      }
+    }
+    series.forEach((s, k) => {
+      const h = hs[k]!;
       if (h.count > 0) roundP50s.get(s.key)!.push(h.percentile(50) / 1000);
       pooled.get(s.key)!.add(h);
-    }
+    });
   }
   const out = new Map<string, LatencyStats>();
   for (const s of series) {
@@ -75,22 +93,31 @@ export async function latencyRounds(series: LatencySeries[], plan: LatencyPlan, 
   return out;
 }
 
-async function loop(once: () => Promise<unknown>, count: number, maxMs: number, h?: RecordableHistogram): Promise<void> {
+async function loop(s: LatencySeries, count: number, maxMs: number, h?: RecordableHistogram): Promise<void> {
   const deadline = performance.now() + maxMs;
   for (let i = 0; i < count; i++) {
     const t0 = process.hrtime.bigint();
-    await once();
+    const result = await s.once();
     if (h) h.record(Math.max(1, Number(process.hrtime.bigint() - t0)));
+    if (s.after) await s.after(result);
     // Checking the clock every 16 iterations keeps its cost out of the fast loops.
     if ((i & 15) === 15 && performance.now() > deadline) break;
   }
 }
 
-/** A latency figure (µs) from stats. */
-export function latencyFigure(label: string, stats: LatencyStats | undefined, detail?: string): Figure {
-  if (!stats || stats.samples === 0) return { label, value: null, unit: 'µs', na: 'n/a (no samples)' };
-  const f: Figure = { label, value: round3(stats.p50), unit: 'µs', p99: round3(stats.p99), extra: { meanUs: round3(stats.mean), samples: stats.samples, roundP50sUs: stats.roundP50s.map(round3) } };
-  if (detail) f.detail = detail;
+/** A latency figure from stats, in µs (or ms for slower things such as session starts). */
+export function latencyFigure(label: string, stats: LatencyStats | undefined, options: { unit?: 'µs' | 'ms'; detail?: string; extra?: Record<string, unknown> } = {}): Figure {
+  const unit = options.unit ?? 'µs';
+  if (!stats || stats.samples === 0) return { label, value: null, unit, na: 'n/a (no samples)' };
+  const k = unit === 'ms' ? 1 / 1000 : 1;
+  const f: Figure = {
+    label,
+    value: round3(stats.p50 * k),
+    unit,
+    p99: round3(stats.p99 * k),
+    extra: { mean: round3(stats.mean * k), samples: stats.samples, roundP50s: stats.roundP50s.map((x) => round3(x * k)), ...options.extra },
+  };
+  if (options.detail) f.detail = options.detail;
   return f;
 }
 
@@ -102,6 +129,7 @@ export interface RateSample {
   extra?: Record<string, number>;
 }
 
+/** One thing whose throughput is measured: a round does bounded work and says how much and how long. */
 export interface RateSeries {
   key: string;
   round: () => Promise<RateSample>;
@@ -109,6 +137,7 @@ export interface RateSeries {
   deadlineMs: number;
 }
 
+/** Throughput summary of one series. */
 export interface RateStats {
   /** Median of the per-round rates, per second. */
   rate: number;
@@ -135,13 +164,13 @@ export async function rateRounds(series: RateSeries[], rounds: number, warmup: n
 }
 
 /** A throughput figure from stats. */
-export function rateFigure(label: string, unit: string, stats: RateStats | undefined, detail?: string): Figure {
+export function rateFigure(label: string, unit: string, stats: RateStats | undefined, detail?: string, extra?: Record<string, unknown>): Figure {
   if (!stats || stats.rounds.length === 0) return { label, value: null, unit, na: 'n/a (no samples)' };
   const f: Figure = {
     label,
     value: Math.round(stats.rate),
     unit,
-    extra: { rounds: stats.rounds.map((r) => ({ count: r.count, seconds: round3(r.seconds), ...r.extra })) },
+    extra: { rounds: stats.rounds.map((r) => ({ count: r.count, seconds: round3(r.seconds), ...r.extra })), ...extra },
   };
   if (detail) f.detail = detail;
   return f;
@@ -176,6 +205,7 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The median (NaN for no values). */
 export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -183,6 +213,7 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Rounded to 3 decimals, for the results file. */
 export function round3(x: number): number {
   return Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x;
 }

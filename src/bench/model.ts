@@ -36,6 +36,7 @@ export interface Target {
  */
 export type RatioKind = 'peerway/baseline' | 'baseline/peerway';
 
+/** One line of the table: a Peerway figure, its baseline, the ratio, the target and the verdict. */
 export interface Row {
   id: string;
   label: string;
@@ -50,8 +51,10 @@ export interface Row {
   met: boolean | null;
 }
 
+/** `failed`: the scenario threw (a crash, not a missed target); the bench then exits 1. */
 export type ScenarioStatus = 'ok' | 'failed';
 
+/** What one scenario produced, as stored in the results file. */
 export interface ScenarioResult {
   id: string;
   title: string;

@@ -20,6 +20,7 @@ export interface Plan {
   serverCpu: { calls: number; inFlight: number; rounds: number };
 }
 
+/** The full or quick plan; `rounds` overrides the number of measured rounds everywhere. */
 export function makePlan(quick: boolean, rounds?: number): Plan {
   const r = rounds ?? (quick ? 1 : 5);
   if (quick) {
@@ -48,7 +49,7 @@ export function makePlan(quick: boolean, rounds?: number): Plan {
   return {
     quick,
     rounds: r,
-    rtt: { warmup: 500, rounds: r, perRound: 3000, maxRoundMs: 1000 },
+    rtt: { warmup: 2000, rounds: r, perRound: 3000, maxRoundMs: 1000 },
     pipelined: { inFlight: 100, calls: 40_000, maxMs: 1500, warmupRounds: 1 },
     payloadBytes: 64,
     udp: { count: 30_000, batch: 64, warmupRounds: 1 },

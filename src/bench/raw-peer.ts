@@ -5,6 +5,7 @@ import { PeerwayError } from '../errors.js';
 
 /** The repository's bench/ folder (service fixtures and raw baseline peers), from dist/bench or src/bench. */
 export const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
+/** A path inside bench/. */
 export const benchFile = (...parts: string[]): string => path.join(BENCH_DIR, ...parts);
 
 /**

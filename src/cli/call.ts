@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { PeerwayError } from '../errors.js';
 import type { MethodDef, ServiceDefinition } from '../definition/model.js';
-import { parseTextValue, toJsonValue } from '../definition/values.js';
+import { fromJsonValue, parseTextValue, toJsonValue } from '../definition/values.js';
 import { addServerOption, printLine, reportError, EXIT_OK } from './common.js';
 import { addClientBearerOptions, withClient, type ClientCliOptions } from './with-client.js';
 
@@ -38,7 +38,7 @@ export function callCommand(setExit: (code: number) => void): Command {
           const r = session.routeFor('method', method);
           process.stderr.write(`route for ${service}.${method}: ${r.linkType === 'direct' ? `direct, link ${r.link} (${r.bearer})` : 'server'}\n`);
         }
-        const args = opts.json !== undefined ? parseJsonArgs(opts.json) : parsePairs(session.definition, def, pairs);
+        const args = opts.json !== undefined ? jsonArgs(session.definition, def, parseJsonArgs(opts.json)) : parsePairs(session.definition, def, pairs);
         const result = await session.call(method, args);
         await printLine(JSON.stringify(toJsonValue(result) ?? null));
         await session.stop();
@@ -62,6 +62,17 @@ function parseJsonArgs(text: string): Record<string, unknown> {
     throw new PeerwayError('USAGE', '--json must be a JSON object of arguments, e.g. {"zone":1}');
   }
   return value as Record<string, unknown>;
+}
+
+/** JSON arguments converted by type: base64/`hex:` strings to bytes, decimal strings to int64. */
+function jsonArgs(definition: ServiceDefinition, method: MethodDef, json: Record<string, unknown>): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(json)) {
+    const field = method.arguments.find((a) => a.name === name);
+    // Unknown names are passed through so the call reports them with the list of valid arguments.
+    args[name] = field ? fromJsonValue(definition, field.type, value, `${definition.name}.${method.name} argument "${name}"`) : value;
+  }
+  return args;
 }
 
 /** `name=value` pairs, each parsed according to the argument's declared type. */

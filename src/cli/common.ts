@@ -4,6 +4,7 @@ import type { ErrorCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { parseBearerUrl } from '../bearer/registry.js';
 import type { BearerAddress } from '../bearer/bearer.js';
+import { addAdapterOptions } from './adapter-options.js';
 
 /** Exit codes of every subcommand (DESIGN §7). */
 export const EXIT_OK = 0;
@@ -58,11 +59,20 @@ export function collect<T>(value: T, previous: T[] | undefined): T[] {
 
 export const DEFAULT_SERVER_URL = 'tcp://127.0.0.1:2002';
 
-/** `--server URL` with the default, shared by client-side subcommands. */
+/**
+ * `--server URL` and the connection adapter options (--config, --ca, --cert, --key), shared by every
+ * subcommand that connects to a server. Without --server the address comes from --config or the default;
+ * resolve both with `resolveAdapters` (adapter-options.ts).
+ */
 export function addServerOption(cmd: Command): Command {
-  return cmd
-    .option('-s, --server <url>', 'server address (tcp://HOST:PORT)', bearerUrlArg, parseBearerUrl(DEFAULT_SERVER_URL))
+  cmd
+    .option(
+      '-s, --server <url>',
+      `server address: tcp://HOST:PORT, ssl://HOST:PORT, ws://HOST:PORT/PATH or local:///PATH (default ${DEFAULT_SERVER_URL}, or the first <connectionadapter> with an address in --config)`,
+      bearerUrlArg,
+    )
     .option('--timeout <ms>', 'time allowed for connecting and for each request', positiveIntArg, 10_000);
+  return addAdapterOptions(cmd);
 }
 
 /**

@@ -4,7 +4,7 @@ import { addServerOption, printLine, reportError, EXIT_OK } from './common.js';
 import { withClient } from './with-client.js';
 
 interface InspectCliOptions {
-  server: BearerAddress;
+  server?: BearerAddress;
   timeout: number;
 }
 

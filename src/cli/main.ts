@@ -8,6 +8,7 @@ import { watchCommand } from './watch.js';
 import { checkCommand } from './check.js';
 import { demoCommand } from './demo.js';
 import { servicesCommand, statsCommand } from './inspect.js';
+import { benchCommand } from './bench.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,9 +26,20 @@ export async function main(argv: string[]): Promise<number> {
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const make of [serverCommand, runnerCommand, callCommand, watchCommand, servicesCommand, statsCommand, checkCommand, demoCommand]) {
+  for (const make of [serverCommand, runnerCommand, callCommand, watchCommand, servicesCommand, statsCommand, checkCommand, demoCommand, benchCommand]) {
     program.addCommand(make(setExit).exitOverride());
   }
+  // A closed stdout (`peerway demo | head`) ends the command like Ctrl-C would, so long-running
+  // subcommands still stop their child processes instead of crashing and leaving them behind.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') return;
+    // Nobody reads any more: drop further output instead of failing on every line.
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    // Long-running subcommands listen for SIGTERM and clean up; anything else simply exits (child
+    // processes started through startPeerway are killed on exit).
+    if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+    else process.exit(1);
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -22,6 +22,12 @@ export interface PeerwayProcess {
  * Starts `peerway <args>` as a real child process (the demo and the integration tests use this), keeping its
  * output and letting the caller wait for a line such as `listening …` with a timeout instead of sleeping.
  */
+/** Children still running; killed if this process exits without stopping them (no orphans). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 export function startPeerway(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): PeerwayProcess {
   const child = spawn(process.execPath, [PEERWAY_BIN, ...args], {
     env: { ...process.env, PEERWAY_LOG_FORMAT: 'pretty', ...options.env },
@@ -43,7 +49,13 @@ export function startPeerway(args: string[], options: { env?: NodeJS.ProcessEnv;
   };
   child.stdout!.on('data', feed('stdout'));
   child.stderr!.on('data', feed('stderr'));
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 0)));
+  running.add(child);
+  const exited = new Promise<number | NodeJS.Signals>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve(code ?? signal ?? 0);
+    }),
+  );
   let ended = false;
   void exited.then(() => (ended = true));
 

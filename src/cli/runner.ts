@@ -1,13 +1,15 @@
 import { Command } from 'commander';
-import type { BearerAddress } from '../bearer/bearer.js';
+import { parseBearerUrl } from '../bearer/registry.js';
 import { PeerwayError } from '../errors.js';
 import { PeerwayRunner } from '../runner/runner.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
-import { addLogOptions, addServerOption, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
+import { addLogOptions, addServerOption, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
+import { addLinkCertificateOptions, linkAdapters, resolveAdapters, type AdapterCliOptions, type LinkCertificateCliOptions } from './adapter-options.js';
 
-interface RunnerCliOptions {
-  server: BearerAddress;
+const UDP = 'connect.bearer.udp';
+
+interface RunnerCliOptions extends AdapterCliOptions, LinkCertificateCliOptions {
   timeout: number;
   impl?: string;
   p2pHost: string;
@@ -25,8 +27,14 @@ export function runnerCommand(setExit: (code: number) => void): Command {
     .option('--p2p-host <address>', 'address the peer-to-peer link listeners bind to', '127.0.0.1')
     .option('--advertise-host <name>', 'host name given to clients when --p2p-host is a wildcard (0.0.0.0)')
     .option('--udp-max-datagram <bytes>', 'largest message on the built-in unreliable (udp) link', positiveIntArg)
-    .addHelpText('after', '\nPrints "registered NAME… with URL" on stdout once the server accepted the services.\nIf the server goes away, says so on stderr and reconnects.');
+    .addHelpText(
+      'after',
+      '\nPrints "registered NAME… with URL" on stdout once the server accepted the services.\nIf the server goes away, says so on stderr and reconnects.\n' +
+        'The connection adapters (--config, --ca, --cert, --key) serve the server connection and the link listeners; the built-in\n' +
+        '"reliable" link uses the bearer of --server, so an ssl:// runner needs --link-cert/--link-key (or the ssl adapter\'s certificate and key).',
+    );
   addServerOption(cmd);
+  addLinkCertificateOptions(cmd);
   addLogOptions(cmd);
   cmd.action(async (files: string[], opts: RunnerCliOptions) => {
     const log = loggerFrom('runner', opts);
@@ -36,16 +44,19 @@ export function runnerCommand(setExit: (code: number) => void): Command {
       if (opts.impl && files.length > 1) {
         throw new PeerwayError('USAGE', '--impl applies to a single XML file; give one file, or put each implementation next to its XML');
       }
+      const { server, adapters } = await resolveAdapters(opts, 'runner', parseBearerUrl(DEFAULT_SERVER_URL));
+      const links = await linkAdapters(adapters, opts);
+      if (opts.udpMaxDatagram) links[UDP] = { ...links[UDP], maxDatagramBytes: String(opts.udpMaxDatagram) };
       for (const file of files) runtimes.push(await loadService(file, opts.impl, log));
       for (const r of runtimes) await r.start();
       runner = new PeerwayRunner({
-        server: opts.server,
+        server,
         services: runtimes,
         logger: log,
-        connectOptions: { timeoutMs: opts.timeout },
+        connectOptions: { timeoutMs: opts.timeout, ...(adapters[server.bearer] ? { attributes: adapters[server.bearer] } : {}) },
         p2pHost: opts.p2pHost,
         ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
-        adapters: opts.udpMaxDatagram ? { 'connect.bearer.udp': { maxDatagramBytes: String(opts.udpMaxDatagram) } } : {},
+        adapters: links,
       });
       const names = await runner.start();
       await printLine(`registered ${names.join(', ')} with ${runner.serverUrl}`);

@@ -1,12 +1,16 @@
 import { Command } from 'commander';
 import type { BearerAddress } from '../bearer/bearer.js';
-import { parseBearerUrl } from '../bearer/registry.js';
-import { PeerwayServer } from '../server/server.js';
+import { formatBearerUrl, parseBearerUrl } from '../bearer/registry.js';
+import { PeerwayError } from '../errors.js';
+import { formatHost } from '../bearer/tcp.js';
+import { PeerwayServer, type ListenSpec } from '../server/server.js';
+import { adaptersOf, listenersOf, loadPeerwayConfig } from '../server/server-config.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { addLogOptions, bearerUrlArg, collect, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
 
 interface ServerCliOptions {
+  config?: string;
   listen?: BearerAddress[];
   service?: string[];
   maxMessageBytes?: number;
@@ -18,31 +22,48 @@ interface ServerCliOptions {
 export function serverCommand(setExit: (code: number) => void): Command {
   const cmd = new Command('server')
     .description('run the broker: accepts clients and runners, hosts in-process services, relays server routes')
-    .option('-l, --listen <url>', `address to listen on, repeatable (default ${DEFAULT_SERVER_URL})`, (v: string, prev: BearerAddress[] | undefined) => collect(bearerUrlArg(v), prev))
+    .option('--config <file>', 'configuration XML: <connectionadapter type="connect.bearer.…"> elements to listen on (with their attributes) and <service file="…"/> entries (docs/bearers.md)')
+    .option(
+      '-l, --listen <url>',
+      `address to listen on, repeatable: tcp://HOST:PORT, ssl://HOST:PORT, ws://HOST:PORT/PATH, local:///PATH (default ${DEFAULT_SERVER_URL} when neither --listen nor --config gives one); takes the attributes of the --config adapter of its bearer`,
+      (v: string, prev: BearerAddress[] | undefined) => collect(bearerUrlArg(v), prev),
+    )
     .option('--service <file.xml>', 'load an in-process service (its implementation is the sibling .js/.mjs/.ts file), repeatable', collect<string>)
     .option('--max-message-bytes <n>', 'largest message accepted on any connection', positiveIntArg)
     .option('--relay-timeout <ms>', 'time a runner has to answer a relayed call', positiveIntArg, 60_000)
-    .addHelpText('after', '\nPrints "listening BEARER HOST:PORT" on stdout for each address once ready. Stops cleanly on Ctrl-C.');
+    .addHelpText('after', '\nPrints "listening BEARER ADDRESS" on stdout for each address once ready (HOST:PORT, HOST:PORT/PATH for ws, the socket for local).\nStops cleanly on Ctrl-C.');
   addLogOptions(cmd);
   cmd.action(async (opts: ServerCliOptions) => {
     const log = loggerFrom('server', opts);
     const runtimes: ServiceRuntime[] = [];
     let server: PeerwayServer | undefined;
     try {
-      for (const file of opts.service ?? []) {
+      const config = opts.config ? await loadPeerwayConfig(opts.config, 'server') : undefined;
+      const attributes = adaptersOf(config);
+      const listen: ListenSpec[] = (opts.listen ?? []).map((a) => (attributes[a.bearer] ? { ...a, attributes: attributes[a.bearer] } : a));
+      const bare = listen.find((l) => l.bearer === 'connect.bearer.ssl' && !l.attributes);
+      if (bare) {
+        throw new PeerwayError(
+          'USAGE',
+          `--listen ${formatBearerUrl(bare)}: an ssl listener needs a certificate and its key; give --config FILE with <connectionadapter type="connect.bearer.ssl"> holding <attribute name="certificate" value="FILE"/> and <attribute name="key" value="FILE"/> (docs/bearers.md)`,
+        );
+      }
+      if (config) listen.push(...listenersOf(config));
+      if (listen.length === 0) listen.push(parseBearerUrl(DEFAULT_SERVER_URL));
+      for (const file of [...(config?.services.map((s) => s.file) ?? []), ...(opts.service ?? [])]) {
         const runtime = await loadService(file, undefined, log);
         await runtime.start();
         runtimes.push(runtime);
       }
       server = new PeerwayServer({
-        listen: opts.listen ?? [parseBearerUrl(DEFAULT_SERVER_URL)],
+        listen,
         services: runtimes,
         logger: log,
         relayTimeoutMs: opts.relayTimeout,
         ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
       });
       for (const a of await server.start()) {
-        await printLine(`listening ${a.bearer} ${a.path ?? `${a.host?.includes(':') ? `[${a.host}]` : a.host}:${a.port}`}`);
+        await printLine(`listening ${a.bearer} ${describeAddress(a)}`);
       }
     } catch (err) {
       await server?.stop();
@@ -57,4 +78,11 @@ export function serverCommand(setExit: (code: number) => void): Command {
     setExit(EXIT_OK);
   });
   return cmd;
+}
+
+/** `HOST:PORT`, `HOST:PORT/PATH` (ws), or the socket (`/run/x.sock`, `@name` for an abstract one). */
+function describeAddress(a: BearerAddress): string {
+  if (a.host !== undefined) return `${formatHost(a.host)}:${a.port}${a.path ?? ''}`;
+  const path = a.path ?? '';
+  return path.startsWith('\0') ? `@${path.slice(1)}` : path;
 }

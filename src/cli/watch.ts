@@ -56,10 +56,24 @@ async function watchSession(session: Session, opts: WatchCliOptions): Promise<nu
       if (opts.count !== undefined && printed >= opts.count) finish(EXIT_OK);
     });
   };
-  session.once('ended', (err: PeerwayError) => {
+  const onEnded = (err: PeerwayError) => {
     queue = queue.then(() => finish(reportError('watch', err)));
-  });
+  };
+  session.once('ended', onEnded);
+  try {
+    await subscribe(session, opts, emit);
+  } catch (err) {
+    // The subscription failed (bad path or event): report that alone, not the close that follows.
+    session.off('ended', onEnded);
+    throw err;
+  }
+  const code = await Promise.race([done, untilSignal().then(() => EXIT_OK)]);
+  await queue;
+  if (!session.ended) await session.stop().catch(() => undefined);
+  return code;
+}
 
+async function subscribe(session: Session, opts: WatchCliOptions, emit: (line: Record<string, unknown>) => void): Promise<void> {
   if (opts.events) {
     const onEvent = (e: ServiceEvent) => emit({ kind: 'event', name: e.name, args: toJsonValue(e.args), route: e.route, ...(e.link ? { link: e.link } : {}) });
     if (opts.event?.length) for (const name of opts.event) await session.onEvent(name, onEvent);
@@ -69,15 +83,13 @@ async function watchSession(session: Session, opts: WatchCliOptions): Promise<nu
     const onChange = (c: DataChange) => emit({ kind: 'runtime-data', path: c.path, value: toJsonValue(c.value), route: c.route, ...(c.link ? { link: c.link } : {}) });
     await session.watch(opts.path, onChange);
     const node = RuntimeDataTree.nodeAt(session.definition.runtimeData, opts.path, session.definition);
-    for (const leaf of leavesOf(node)) {
+    // A path inside a struct-typed leaf is printed as itself, not as the whole leaf.
+    const leaves = node.path === opts.path ? leavesOf(node) : [opts.path];
+    for (const leaf of leaves) {
       const r = session.routeFor('runtimedata', leaf);
       emit({ kind: 'runtime-data', path: leaf, value: toJsonValue(session.data.get(leaf)), route: r.linkType, ...(r.link ? { link: r.link } : {}), initial: true });
     }
   }
-  const code = await Promise.race([done, untilSignal().then(() => EXIT_OK)]);
-  await queue;
-  if (!session.ended) await session.stop().catch(() => undefined);
-  return code;
 }
 
 /** Dot paths of the leaves (and lists, printed whole) under a runtime-data node. */

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
-import type { BearerAddress } from '../bearer/bearer.js';
+import { parseBearerUrl } from '../bearer/registry.js';
 import { connect, type PeerwayClient } from '../client/client.js';
+import { resolveAdapters, type AdapterCliOptions } from './adapter-options.js';
+import { DEFAULT_SERVER_URL } from './common.js';
 
-/** Client options shared by the subcommands that start sessions (call, watch). */
-export interface ClientCliOptions {
-  server: BearerAddress;
+/** Client options shared by the subcommands that connect (call, watch, services, stats). */
+export interface ClientCliOptions extends AdapterCliOptions {
   timeout: number;
   udp?: boolean;
   bearers?: string;
@@ -29,10 +30,12 @@ function bearerList(opts: ClientCliOptions): string[] | undefined {
  */
 export async function withClient<T>(command: string, opts: ClientCliOptions, work: (client: PeerwayClient) => Promise<T>): Promise<T> {
   const bearers = bearerList(opts);
-  const client = await connect(opts.server, {
+  const { server, adapters } = await resolveAdapters(opts, 'client', parseBearerUrl(DEFAULT_SERVER_URL));
+  const client = await connect(server, {
     connectTimeoutMs: opts.timeout,
     timeoutMs: opts.timeout,
     agent: `peerway-cli/${process.pid}`,
+    adapters,
     ...(bearers ? { bearers } : {}),
   });
   client.on('warning', (text: string) => process.stderr.write(`peerway ${command}: warning: ${text}\n`));

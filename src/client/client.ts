@@ -14,6 +14,8 @@ import { silentLogger } from '../logger.js';
 import type { ServiceListing } from '../server/server.js';
 import type { SessionStartReply } from '../server/client-handler.js';
 import { hostId } from './host-id.js';
+import { explainHelloFailure } from './hello-failure.js';
+import { missingAdapterWarnings } from './adapter-warnings.js';
 import { Session } from './session.js';
 import { openRoutes } from './link-opener.js';
 import { parseInstructions } from '../routing/instructions.js';
@@ -87,6 +89,8 @@ export async function connect(url: string | BearerAddress, options: ClientOption
     agent: options.agent ?? `peerway-client/${process.pid}`,
     timeoutMs: options.connectTimeoutMs ?? 10_000,
     ...(options.signal ? { signal: options.signal } : {}),
+  }).catch((err: unknown) => {
+    throw explainHelloFailure(err, address);
   });
   return new PeerwayClient(channel, address, options);
 }
@@ -192,6 +196,10 @@ export class PeerwayClient extends EventEmitter {
         },
       }),
     });
+    // Unless the caller chose the bearers, a direct route skipped for want of an adapter is worth a warning.
+    if (!this.options.bearers) {
+      opened.warnings.push(...missingAdapterWarnings(instructions, opened.routes, offeredBearers(this.options, this.serverAddress.bearer)));
+    }
     session.attachRoutes(opened.links, opened.routes, opened.warnings);
     for (const w of opened.warnings) {
       this.log.warn({ session: session.id, service: session.service }, w);

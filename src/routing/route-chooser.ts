@@ -65,11 +65,16 @@ function requiredRouteError(table: RouteTable, key: ResourceKey, alt: RouteAlter
   );
 }
 
-/** The fix for each bearer, in the words of the CLI and the client library. */
+/** The fix for each bearer, in the words of the CLI, the configuration file and the client library. */
 export function howToConfigure(bearer: string): string {
   switch (bearer) {
     case 'connect.bearer.ssl':
-      return 'Configure an ssl connection adapter on the client: pass --ca FILE (and --cert FILE --key FILE if the service wants mutual TLS), or in code connect(url, { adapters: { "connect.bearer.ssl": { ca: "FILE" } } })';
+      return (
+        'Configure a connect.bearer.ssl connection adapter on the client: ' +
+        "on the command line pass --ca FILE (the CA that signed the service's certificate; add --cert FILE --key FILE if the service requires a client certificate); " +
+        'or in a file given with --config add <connectionadapter type="connect.bearer.ssl"><attribute name="ca" value="FILE"/></connectionadapter>; ' +
+        'or in code connect(url, { adapters: { "connect.bearer.ssl": { ca: "FILE" } } })'
+      );
     case 'connect.bearer.local':
       return 'Run the client on the same host as the service, or change the route so a tcp route follows the local one';
     case 'connect.bearer.udp':

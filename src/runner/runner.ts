@@ -9,14 +9,16 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { hostId } from '../client/host-id.js';
+import { explainHelloFailure } from '../client/hello-failure.js';
 import { ServiceHost } from './service-host.js';
+import { missingLinkCertificates } from './link-certificates.js';
 
 export interface RunnerOptions {
   /** The server to register with; its bearer is also the built-in `reliable` link's bearer. */
   server: BearerAddress;
   services: ServiceRuntime[];
   logger?: Logger;
-  /** Bearer attributes for the server connection (certificates for ssl, …). */
+  /** Options of the server connection; without `attributes`, those of `adapters` for the server's bearer are used. */
   connectOptions?: ConnectOptions;
   /** Delay before the first reconnect attempt; doubles up to `maxRetryMs`. */
   minRetryMs?: number;
@@ -25,7 +27,11 @@ export interface RunnerOptions {
   p2pHost?: string;
   /** Host name or address given to clients when links bind to a wildcard address. */
   advertiseHost?: string;
-  /** Attributes per bearer id for link listeners, e.g. `{ 'connect.bearer.udp': { maxDatagramBytes: '1400' } }`. */
+  /**
+   * Connection adapters: attributes per bearer id for link listeners (and the server connection, unless
+   * `connectOptions.attributes` is given), e.g. `{ 'connect.bearer.udp': { maxDatagramBytes: '1400' } }`.
+   * An ssl link listens with `certificate` and `key`; `start()` fails with CONFIG_INVALID when they are missing.
+   */
   adapters?: Record<string, BearerAttributes>;
 }
 
@@ -81,6 +87,8 @@ export class PeerwayRunner extends EventEmitter {
 
   /** Connects and registers. Resolves after the first successful registration; keeps retrying until then. */
   start(): Promise<string[]> {
+    const missing = missingLinkCertificates(this.byName.values(), this.options.adapters ?? {});
+    if (missing) return Promise.reject(missing);
     return new Promise((resolve, reject) => {
       const onRegistered = (names: string[]) => {
         this.off('fatal', onFatal);
@@ -112,8 +120,12 @@ export class PeerwayRunner extends EventEmitter {
         this.linksOpened = true;
         for (const h of this.byName.values()) await h.openLinks();
       }
-      const connection = await getBearer(this.options.server.bearer).connect(this.options.server, this.options.connectOptions);
-      const channel = await dialHandshake(connection, `server at ${url}`, { role: 'runner', agent: `peerway-runner/${process.pid}` });
+      const server = this.options.server;
+      const attributes = this.options.connectOptions?.attributes ?? this.options.adapters?.[server.bearer];
+      const connection = await getBearer(server.bearer).connect(server, { ...this.options.connectOptions, ...(attributes ? { attributes } : {}) });
+      const channel = await dialHandshake(connection, `server at ${url}`, { role: 'runner', agent: `peerway-runner/${process.pid}` }).catch((err: unknown) => {
+        throw explainHelloFailure(err, server);
+      });
       this.channel = channel;
       channel.start({
         request: (m) => this.request(m),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PeerwayError } from '../errors.js';
 import type { BearerAddress, BearerAttributes, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer, hasBearer } from '../bearer/registry.js';
+import type { SslBearerOptions } from '../bearer/ssl.js';
 import type { Logger } from '../logger.js';
 import { chooseRoutes, standardLinkCheck } from '../routing/route-chooser.js';
 import { renderInstructions, type LinkInstruction } from '../routing/instructions.js';
@@ -76,9 +77,12 @@ export class ServiceHost {
         address.host = decl.host ?? this.options.p2pHost;
         address.port = decl.port ?? 0;
       }
-      const attributes = { ...this.options.adapters[decl.bearer], ...withoutAddressAttributes(decl.attributes) };
+      const options: SslBearerOptions = {
+        attributes: { ...this.options.adapters[decl.bearer], ...withoutAddressAttributes(decl.attributes) },
+        onWarning: (message) => this.log.warn({ link: name }, message),
+      };
       try {
-        const listener = await getBearer(decl.bearer).listen(address, (c) => void this.acceptLink(name, c), { attributes });
+        const listener = await getBearer(decl.bearer).listen(address, (c) => void this.acceptLink(name, c), options);
         this.links.set(name, { listener });
         this.log.info({ link: name, address: formatBearerUrl(listener.address) }, 'link listening');
       } catch (err) {

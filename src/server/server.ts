@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PeerwayError } from '../errors.js';
-import type { BearerAddress, Listener, MessageConnection } from '../bearer/bearer.js';
+import type { BearerAddress, BearerAttributes, Listener, MessageConnection } from '../bearer/bearer.js';
+import type { SslBearerOptions } from '../bearer/ssl.js';
 import { formatBearerUrl, getBearer } from '../bearer/registry.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import type { Channel } from '../wire/channel.js';
@@ -14,9 +15,14 @@ import type { ServerSession } from './server-session.js';
 import { ClientHandler } from './client-handler.js';
 import { RunnerHandler } from './runner-handler.js';
 
+/** One connection adapter of the server: where it listens and its bearer attributes (certificates for ssl, …). */
+export interface ListenSpec extends BearerAddress {
+  attributes?: BearerAttributes;
+}
+
 export interface ServerOptions {
   /** Addresses to listen on (one per connection adapter). */
-  listen: BearerAddress[];
+  listen: ListenSpec[];
   /** In-process services, already loaded and started. */
   services?: ServiceRuntime[];
   logger?: Logger;
@@ -63,9 +69,17 @@ export class PeerwayServer {
 
   /** Starts every listener; resolves with the bound addresses (ephemeral ports resolved). */
   async start(): Promise<BearerAddress[]> {
-    for (const address of this.options.listen) {
+    for (const { attributes, ...address } of this.options.listen) {
       const bearer = getBearer(address.bearer);
-      const listener = await bearer.listen(address, (c) => this.accept(c), { maxMessageBytes: this.options.maxMessageBytes });
+      let where = formatBearerUrl(address);
+      const options: SslBearerOptions = {
+        ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
+        ...(attributes ? { attributes } : {}),
+        // Refused handshakes (a plain tcp client on an ssl port, a refused client certificate) concern no caller.
+        onWarning: (message) => this.log.warn({ address: where }, message),
+      };
+      const listener = await bearer.listen(address, (c) => this.accept(c), options);
+      where = formatBearerUrl(listener.address);
       this.listeners.push(listener);
       this.log.info({ address: formatBearerUrl(listener.address) }, 'listening');
     }

@@ -64,7 +64,7 @@ export class FrameDecoder {
     if (length > this.maxFrameBytes) {
       throw new PeerwayError(
         'FRAME_TOO_LARGE',
-        `peer announced a frame of ${length} bytes, above the limit of ${this.maxFrameBytes} bytes (raise it with --max-frame-bytes if this is legitimate)`,
+        `peer announced a frame of ${length} bytes, above the limit of ${this.maxFrameBytes} bytes (if this is legitimate, raise the limit: peerway server --max-message-bytes)`,
         { details: { length, limit: this.maxFrameBytes } },
       );
     }

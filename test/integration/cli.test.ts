@@ -77,9 +77,9 @@ test('peerway watch prints the initial runtime data, then changes and events, on
 test('peerway watch exits 1 with SERVICE_GONE when the runner goes away', async (t) => {
   const server = await startServer(t);
   const runner = await startRunner(t, server.url, [TYPES]);
-  const watch = startPeerway(['watch', '--server', server.url, 'Types', '--no-data']);
+  const watch = startPeerway(['watch', '--server', server.url, 'Types', '--path', 'count']);
   t.after(() => watch.stop());
-  await new Promise((r) => setTimeout(r, 500));
+  await watch.waitFor(/"initial":true/); // subscribed: now the runner may go
   runner.child.kill('SIGKILL');
   assert.equal(await watch.exited, 1);
   assert.match(watch.stderr(), /\[SERVICE_GONE\]/);

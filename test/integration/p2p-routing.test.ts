@@ -7,6 +7,7 @@ import { PeerwayError } from '../../src/errors.js';
 import { parseInstructions } from '../../src/routing/instructions.js';
 import { getBearer } from '../../src/bearer/registry.js';
 import { dialHandshake } from '../../src/wire/handshake.js';
+import { makeTestCertificates } from '../helpers/certs.js';
 
 const LAB = fixture('p2p', 'lab.xml');
 
@@ -106,7 +107,8 @@ test('a same-host client gets the local (IPC) route and a client on another host
 
 test('a required route the client cannot use fails the session start with the bearer and the fix', async (t) => {
   const server = await startServer(t);
-  await startRunner(t, server.url, [fixture('p2p', 'ssl-required.xml')]);
+  const certs = await makeTestCertificates();
+  await startRunner(t, server.url, [fixture('p2p', 'ssl-required.xml')], ['--link-cert', certs.server.certificate, '--link-key', certs.server.key]);
   const client = await connectClient(t, server.url);
   await assert.rejects(client.startSession('Secure'), (e: PeerwayError) => {
     assert.equal(e.code, 'BEARER_MISSING');

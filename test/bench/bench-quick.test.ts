@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runPeerway } from '../helpers/harness.js';
+
+/**
+ * The bench is not a test (it asserts nothing about speed), but the suite must keep working: this runs
+ * `peerway bench --quick` once as a real process and checks that every scenario produced numbers, that the
+ * table was printed and that the JSON results carry the machine description.
+ */
+
+const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'local', 'ssl', 'udp-events', 'fanout', 'codec', 'session-start', 'scale', 'server-cpu'];
+
+interface FigureJson {
+  value: number | null;
+  na?: string;
+}
+interface RowJson {
+  id: string;
+  peerway: FigureJson;
+  baseline: FigureJson;
+  ratio: number | null;
+}
+interface ScenarioJson {
+  id: string;
+  title: string;
+  status: string;
+  error?: string;
+  rows: RowJson[];
+}
+
+test('peerway bench --quick runs every scenario, prints the table and writes the JSON results', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'peerway-bench-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'quick.json');
+
+  const run = await runPeerway(['bench', '--quick', '--out', out], { timeoutMs: 55_000 });
+  assert.equal(run.code, 0, `bench exited with ${run.code}\n--- stdout:\n${run.stdout}\n--- stderr:\n${run.stderr}`);
+
+  const report = JSON.parse(readFileSync(out, 'utf8')) as { quick: boolean; machine: Record<string, unknown>; scenarios: ScenarioJson[] };
+  assert.equal(report.quick, true);
+  for (const key of ['cpuModel', 'cores', 'node', 'os', 'date']) assert.ok(report.machine[key], `machine.${key} is missing`);
+  assert.deepEqual(report.scenarios.map((s) => s.id), SCENARIOS);
+
+  const isNumber = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  for (const s of report.scenarios) {
+    assert.equal(s.status, 'ok', `scenario ${s.id} failed: ${s.error}`);
+    assert.ok(s.rows.length > 0, `scenario ${s.id} has no rows`);
+    for (const r of s.rows) {
+      // A Peerway figure is a number, or n/a only because the route the client got was a server route.
+      const p = r.peerway;
+      assert.ok(isNumber(p.value) || (p.value === null && /^n\/a \(route /.test(p.na ?? '')), `${s.id}/${r.id}: Peerway figure ${p.value} (${p.na})`);
+      if (r.baseline.value !== null) assert.ok(isNumber(r.baseline.value), `${s.id}/${r.id}: baseline is ${r.baseline.value}`);
+    }
+    assert.ok(s.rows.some((r) => isNumber(r.baseline.value) && isNumber(r.ratio)), `scenario ${s.id} has no measured ratio`);
+    assert.ok(run.stdout.includes(s.title), `the table does not show "${s.title}"`);
+  }
+  assert.match(run.stdout, /scenario \/ comparison\s+Peerway\s+baseline\s+ratio\s+target\s+met/);
+});

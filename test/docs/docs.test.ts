@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { ERROR_CODES } from '../../src/errors.js';
+import { ROOT } from '../helpers/harness.js';
+
+test('docs/errors.md documents every error code', async () => {
+  const text = await readFile(`${ROOT}/docs/errors.md`, 'utf8');
+  const documented = new Set([...text.matchAll(/^## ([A-Z_]+)\s*$/gm)].map((m) => m[1]));
+  const missing = Object.keys(ERROR_CODES).filter((c) => !documented.has(c));
+  assert.deepEqual(missing, [], `add a "## CODE" section to docs/errors.md for: ${missing.join(', ')}`);
+  const unknown = [...documented].filter((c) => !(c! in ERROR_CODES));
+  assert.deepEqual(unknown, [], `docs/errors.md documents codes that do not exist: ${unknown.join(', ')}`);
+});
+
+test('the README shows the two commands a new user starts with', async () => {
+  const text = await readFile(`${ROOT}/README.md`, 'utf8');
+  assert.match(text, /npm install && npm start/);
+  assert.match(text, /npm install && npm test/);
+});
