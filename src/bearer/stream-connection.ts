@@ -1,3 +1,4 @@
+import { HeldDelivery } from './held-delivery.js';
 import type { Socket } from 'node:net';
 import { PeerwayError } from '../errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from '../wire/frame-decoder.js';
@@ -9,9 +10,7 @@ import type { CloseInfo, ConnectionHandlers, MessageConnection } from './bearer.
  */
 export class StreamConnection implements MessageConnection {
   readonly reliable = true;
-  private handlers: ConnectionHandlers | undefined;
-  private early: Buffer[] = [];
-  private earlyClose: CloseInfo | undefined;
+  private readonly delivery = new HeldDelivery();
   private closeInfo: CloseInfo | undefined;
   private readonly decoder: FrameDecoder;
   private readonly maxMessageBytes: number;
@@ -36,7 +35,7 @@ export class StreamConnection implements MessageConnection {
     this.decoder = new FrameDecoder(maxMessageBytes);
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.handlers?.drain?.());
+    socket.on('drain', () => this.delivery.drain());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.closeInfo ??= {
         reason: `socket error: ${err.code ?? err.message}`,
@@ -52,11 +51,7 @@ export class StreamConnection implements MessageConnection {
   }
 
   start(handlers: ConnectionHandlers): void {
-    this.handlers = handlers;
-    const early = this.early;
-    this.early = [];
-    for (const m of early) handlers.message(m);
-    if (this.earlyClose) handlers.close(this.earlyClose);
+    this.delivery.start(handlers);
   }
 
   send(payload: Uint8Array): boolean {
@@ -89,8 +84,7 @@ export class StreamConnection implements MessageConnection {
     try {
       this.decoder.push(chunk, (frame) => {
         this.framesReceived++;
-        if (this.handlers) this.handlers.message(frame);
-        else this.early.push(frame);
+        this.delivery.message(frame);
       });
     } catch (err) {
       this.abort(this.tlsMixUp(err) ?? PeerwayError.from(err, 'PROTOCOL'));
@@ -117,7 +111,6 @@ export class StreamConnection implements MessageConnection {
     if (!this.closeInfo && this.decoder.pendingBytes > 0) {
       info = { reason: `closed by peer in the middle of a frame (${this.decoder.pendingBytes} bytes pending)` };
     }
-    if (this.handlers) this.handlers.close(info);
-    else this.earlyClose = info;
+    this.delivery.close(info);
   }
 }

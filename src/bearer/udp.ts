@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { PeerwayError } from '../errors.js';
+import { HeldDelivery } from './held-delivery.js';
 import type { Bearer, BearerAddress, BearerOptions, CloseInfo, ConnectionHandlers, ConnectOptions, Listener, MessageConnection } from './bearer.js';
 import { formatHost } from './tcp.js';
 
@@ -54,9 +55,7 @@ export interface UdpStats {
 export class UdpConnection implements MessageConnection {
   readonly bearer = UDP_ID;
   readonly reliable = false;
-  private handlers: ConnectionHandlers | undefined;
-  private early: Buffer[] = [];
-  private earlyClose: CloseInfo | undefined;
+  private readonly delivery = new HeldDelivery();
   private ended = false;
   private nextSequence = 1;
   private lastDelivered = 0;
@@ -94,11 +93,7 @@ export class UdpConnection implements MessageConnection {
   }
 
   start(handlers: ConnectionHandlers): void {
-    this.handlers = handlers;
-    const early = this.early;
-    this.early = [];
-    for (const m of early) handlers.message(m);
-    if (this.earlyClose) handlers.close(this.earlyClose);
+    this.delivery.start(handlers);
   }
 
   send(payload: Uint8Array): boolean {
@@ -140,8 +135,7 @@ export class UdpConnection implements MessageConnection {
     this.window = ahead > 32 ? 0 : ahead === 32 ? 1 << 31 : ((this.window << ahead) | (1 << (ahead - 1))) >>> 0;
     this.lastDelivered = sequence;
     this.counters.delivered++;
-    if (this.handlers) this.handlers.message(payload);
-    else this.early.push(payload);
+    this.delivery.message(payload);
   }
 
   /** @internal Ends the connection without telling the peer (it is gone, or told us). */
@@ -150,8 +144,7 @@ export class UdpConnection implements MessageConnection {
     this.ended = true;
     clearInterval(this.timer);
     this.release();
-    if (this.handlers) this.handlers.close(info);
-    else this.earlyClose = info;
+    this.delivery.close(info);
   }
 
   private raw(kind: number, sequence: number, payload?: Uint8Array): void {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { HeldDelivery } from './held-delivery.js';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { PeerwayError } from '../errors.js';
@@ -21,9 +22,7 @@ const CLOSE_GRACE_MS = 2000;
 export class WsConnection implements MessageConnection {
   readonly bearer = WS_ID;
   readonly reliable = true;
-  private handlers: ConnectionHandlers | undefined;
-  private early: Buffer[] = [];
-  private earlyClose: CloseInfo | undefined;
+  private readonly delivery = new HeldDelivery();
   private closeInfo: CloseInfo | undefined;
   private ended = false;
   private needDrain = false;
@@ -39,8 +38,7 @@ export class WsConnection implements MessageConnection {
         this.abort(new PeerwayError('PROTOCOL', `${remote} sent a text WebSocket message; ${WS_ID} carries binary messages only`), 1003);
         return;
       }
-      if (this.handlers) this.handlers.message(data);
-      else this.early.push(data);
+      this.delivery.message(data);
     });
     ws.on('error', (err: Error & { code?: string }) => {
       this.closeInfo ??=
@@ -59,11 +57,7 @@ export class WsConnection implements MessageConnection {
   }
 
   start(handlers: ConnectionHandlers): void {
-    this.handlers = handlers;
-    const early = this.early;
-    this.early = [];
-    for (const m of early) handlers.message(m);
-    if (this.earlyClose) handlers.close(this.earlyClose);
+    this.delivery.start(handlers);
   }
 
   send(payload: Uint8Array): boolean {
@@ -77,7 +71,7 @@ export class WsConnection implements MessageConnection {
     this.ws.send(payload, { binary: true }, () => {
       if (this.needDrain && this.ws.bufferedAmount <= HIGH_WATER_BYTES) {
         this.needDrain = false;
-        this.handlers?.drain?.();
+        this.delivery.drain();
       }
     });
     if (this.ws.bufferedAmount > HIGH_WATER_BYTES) {
@@ -105,8 +99,7 @@ export class WsConnection implements MessageConnection {
     if (this.ended) return;
     this.ended = true;
     const info = this.closeInfo ?? { reason: code === 1006 ? 'connection lost (no close frame)' : `closed by peer (${code}${reason ? `: ${reason}` : ''})` };
-    if (this.handlers) this.handlers.close(info);
-    else this.earlyClose = info;
+    this.delivery.close(info);
   }
 }
 
