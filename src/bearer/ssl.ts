@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { PeerwayError } from '../errors.js';
-import type { Bearer, BearerAddress, BearerAttributes, BearerOptions, ConnectOptions, Listener, MessageConnection } from './bearer.js';
+import type { Bearer, BearerAddress, BearerAttributes, ConnectOptions, Listener, MessageConnection } from './bearer.js';
 import { StreamConnection } from './stream-connection.js';
 import { connectSocket, listenSocketServer } from './socket-helpers.js';
 import { formatHost } from './tcp.js';

@@ -1,7 +1,7 @@
 import type { ChosenRoute } from '../wire/messages.js';
 import type { RoutingInstructions } from '../routing/instructions.js';
 import { howToConfigure } from '../routing/route-chooser.js';
-import { parseResourceKey } from '../routing/route-table.js';
+import { describeResource } from '../routing/route-table.js';
 
 /**
  * The seed's "different protocol" case when the route allows fallback: the service offered a direct route
@@ -15,8 +15,7 @@ export function missingAdapterWarnings(instructions: RoutingInstructions, routes
     for (const { alternative: alt } of choice.skipped) {
       if (alt.linkType !== 'direct' || !alt.bearer || offered.includes(alt.bearer)) continue;
       const entry = byLink.get(alt.link ?? '') ?? { bearer: alt.bearer, resources: [], taken: new Set<string>() };
-      const { kind, name } = parseResourceKey(key);
-      entry.resources.push(kind === 'runtimedata' ? `runtime data ${name ? `"${name}"` : '(all)'}` : `${kind} "${name}"`);
+      entry.resources.push(describeResource(key));
       const chosen = routes[key];
       entry.taken.add(chosen?.linkType === 'direct' ? `link ${chosen.link}` : 'the server route');
       byLink.set(alt.link ?? '', entry);

@@ -6,7 +6,7 @@ import { dialHandshake } from '../wire/handshake.js';
 import type { ChosenRoute } from '../wire/messages.js';
 import type { RoutingInstructions } from '../routing/instructions.js';
 import { howToConfigure } from '../routing/route-chooser.js';
-import { parseResourceKey } from '../routing/route-table.js';
+import { describeResource } from '../routing/route-table.js';
 
 export interface OpenRoutesOptions {
   adapters: Record<string, BearerAttributes>;
@@ -73,7 +73,7 @@ export async function openRoutes(instructions: RoutingInstructions, options: Ope
         for (const c of links.values()) c.close('session start failed');
         throw new PeerwayError(
           'LINK_FAILED',
-          `service ${instructions.service} requires the direct ${alt.bearer} link "${link}" for ${describe(key)}, and it could not be opened: ${why}. ${howToConfigure(alt.bearer ?? '')}`,
+          `service ${instructions.service} requires the direct ${alt.bearer} link "${link}" for ${describeResource(key)}, and it could not be opened: ${why}. ${howToConfigure(alt.bearer ?? '')}`,
           { details: { service: instructions.service, resource: key, link, bearer: alt.bearer } },
         );
       }
@@ -81,7 +81,7 @@ export async function openRoutes(instructions: RoutingInstructions, options: Ope
     }
     chosen ??= { linkType: 'server' };
     if (notes.length > 0) {
-      warnings.push(`${instructions.service} ${describe(key)}: ${notes.join('; ')}; using ${chosen.linkType === 'direct' ? `link ${chosen.link}` : 'the server route'} instead`);
+      warnings.push(`${instructions.service} ${describeResource(key)}: ${notes.join('; ')}; using ${chosen.linkType === 'direct' ? `link ${chosen.link}` : 'the server route'} instead`);
     }
     routes[key] = chosen;
   }
@@ -95,9 +95,4 @@ export async function openRoutes(instructions: RoutingInstructions, options: Ope
     }
   }
   return { links, routes, warnings };
-}
-
-function describe(key: string): string {
-  const { kind, name } = parseResourceKey(key);
-  return kind === 'runtimedata' ? `runtime data ${name ? `"${name}"` : '(all)'}` : `${kind} "${name}"`;
 }

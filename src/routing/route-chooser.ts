@@ -1,7 +1,7 @@
 import { PeerwayError } from '../errors.js';
 import type { ClientProfile } from '../wire/messages.js';
 import type { ResourceKey, RouteAlternative, RouteTable } from './route-table.js';
-import { parseResourceKey } from './route-table.js';
+import { describeResource } from './route-table.js';
 
 /** Why a direct route cannot be used by a given client, or undefined when it can. */
 export type LinkCheck = (alternative: RouteAlternative, client: ClientProfile) => string | undefined;
@@ -54,8 +54,7 @@ export function standardLinkCheck(serviceHost: string, linkDown: (link: string) 
 }
 
 function requiredRouteError(table: RouteTable, key: ResourceKey, alt: RouteAlternative, reason: string): PeerwayError {
-  const { kind, name } = parseResourceKey(key);
-  const resource = kind === 'runtimedata' ? `runtime data ${name ? `"${name}"` : '(all)'}` : `${kind} "${name}"`;
+  const resource = describeResource(key);
   const where = alt.pos ? ` (${alt.pos.file}:${alt.pos.line}:${alt.pos.column})` : '';
   return new PeerwayError(
     'BEARER_MISSING',

@@ -17,6 +17,12 @@ export function parseResourceKey(key: ResourceKey): { kind: ResourceKind; name: 
   return { kind: prefix === 'data' ? 'runtimedata' : (prefix as ResourceKind), name: key.slice(i + 1) };
 }
 
+/** A resource in words, for messages: `method "setTemperature"`, `runtime data "cabin"`, `runtime data (all)`. */
+export function describeResource(key: ResourceKey): string {
+  const { kind, name } = parseResourceKey(key);
+  return kind === 'runtimedata' ? `runtime data ${name ? `"${name}"` : '(all)'}` : `${kind} "${name}"`;
+}
+
 /** One way to reach a resource, in document order (direct_and_server is already split in two). */
 export interface RouteAlternative {
   linkType: 'direct' | 'server';
