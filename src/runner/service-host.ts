@@ -11,6 +11,7 @@ import { renderInstructions, type LinkInstruction } from '../routing/instruction
 import { RouteTable, parseResourceKey } from '../routing/route-table.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { acceptHandshake } from '../wire/handshake.js';
+import { encodeMessage } from '../wire/codec.js';
 import type { ChosenRoute, ClientProfile, Push } from '../wire/messages.js';
 import { LinkHandler } from './link-handler.js';
 import { RunnerSession } from './runner-session.js';
@@ -156,31 +157,33 @@ export class ServiceHost {
 
   private onEvent(name: string, args: Record<string, unknown>): void {
     const key = `event:${name}`;
+    const push = new LinkPush({ type: 'event', name, args });
     for (const s of this.sessions.values()) {
       const link = s.directLink(key);
       if (link === undefined || !s.wantsEvent(link, name)) continue;
-      this.sendOnLink(s, link, { type: 'event', session: s.id, name, args });
+      this.sendOnLink(s, link, push);
     }
     if ((this.serverUse.get(key) ?? 0) > 0) this.options.toServer({ type: 'event', service: this.name, name, args });
   }
 
   private onData(path: string, value: unknown): void {
     const key = this.table.dataKey(path);
+    const push = new LinkPush({ type: 'data', path, value });
     for (const s of this.sessions.values()) {
       const link = s.directLink(key);
       if (link === undefined || !s.wantsData(link, path)) continue;
-      this.sendOnLink(s, link, { type: 'data', session: s.id, path, value });
+      this.sendOnLink(s, link, push);
     }
     if (this.table.publishesDataToServer || (this.serverUse.get(key) ?? 0) > 0) {
       this.options.toServer({ type: 'data', service: this.name, path, value });
     }
   }
 
-  private sendOnLink(s: RunnerSession, link: string, message: Push): void {
+  private sendOnLink(s: RunnerSession, link: string, push: LinkPush): void {
     const channel = s.links.get(link);
     if (!channel || channel.closed) return;
     try {
-      channel.send(message);
+      channel.sendEncoded(push.bytes());
     } catch (err) {
       // One slow or broken link must not stop delivery to the others.
       this.log.warn({ session: s.id, link, reason: (err as Error).message }, 'could not send on link');
@@ -244,6 +247,19 @@ export class ServiceHost {
       return { ...address, host: this.options.advertiseHost ?? os.hostname() };
     }
     return address;
+  }
+}
+
+/**
+ * An event or runtime-data push for links, encoded once however many links it goes to. It carries no
+ * session id: a link belongs to exactly one session, so the id would only make every copy different.
+ */
+class LinkPush {
+  private encoded: Buffer | undefined;
+  constructor(private readonly message: Push) {}
+
+  bytes(): Buffer {
+    return (this.encoded ??= encodeMessage(this.message));
   }
 }
 

@@ -27,5 +27,6 @@ export interface HostedService {
   /** The client opened its links; these are the routes it took. */
   sessionReady(session: string, routes: Record<string, ChosenRoute>, options: RequestOptions): Promise<void>;
   closeSession(session: string): void;
-  call(session: string, method: string, args: Record<string, unknown>, options: RequestOptions): Promise<unknown>;
+  /** The result, or a promise of it: an in-process method that answers at once needs no promise. */
+  call(session: string, method: string, args: Record<string, unknown>, options: RequestOptions): unknown;
 }

@@ -27,7 +27,7 @@ export class InProcessService implements HostedService {
 
   closeSession(): void {}
 
-  call(session: string, method: string, args: Record<string, unknown>): Promise<unknown> {
+  call(session: string, method: string, args: Record<string, unknown>): unknown {
     return this.runtime.invoke(method, args, { session, route: 'server' });
   }
 }

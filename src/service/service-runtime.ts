@@ -1,5 +1,5 @@
 import { PeerwayError } from '../errors.js';
-import type { ServiceDefinition } from '../definition/model.js';
+import type { MethodDef, ServiceDefinition } from '../definition/model.js';
 import { checkArguments, checkValue } from '../definition/values.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import type { Logger } from '../logger.js';
@@ -65,8 +65,12 @@ export class ServiceRuntime {
     }
   }
 
-  /** Checks the arguments, runs the method, checks its result. Errors are PeerwayErrors with stable codes. */
-  async invoke(method: string, args: Record<string, unknown> | undefined, ctx: Omit<CallContext, 'service'>): Promise<unknown> {
+  /**
+   * Checks the arguments, runs the method, checks its result. Errors are PeerwayErrors with stable codes.
+   * A method that returns a plain value is answered without a promise (the channel replies at once); only a
+   * method that returns a promise makes the result a promise. Errors are thrown either way.
+   */
+  invoke(method: string, args: Record<string, unknown> | undefined, ctx: Omit<CallContext, 'service'>): unknown {
     const def = this.definition.methods.get(method);
     if (!def) {
       const known = [...this.definition.methods.keys()].join(', ') || 'none';
@@ -80,18 +84,34 @@ export class ServiceRuntime {
     }
     let result: unknown;
     try {
-      result = await handler(checked, { ...ctx, service: this.api });
+      result = handler(checked, { session: ctx.session, route: ctx.route, service: this.api });
     } catch (err) {
-      if (err instanceof PeerwayError) throw err;
-      this.log.warn({ service: this.name, method, session: ctx.session, err }, 'method threw');
-      throw new PeerwayError('IMPLEMENTATION_ERROR', `${where} threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw this.implementationError(err, method, ctx.session);
     }
-    if (def.returns.name === 'void') return undefined;
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => this.checkResult(def.returns, value, where),
+        (err) => {
+          throw this.implementationError(err, method, ctx.session);
+        },
+      );
+    }
+    return this.checkResult(def.returns, result, where);
+  }
+
+  private checkResult(returns: MethodDef['returns'], result: unknown, where: string): unknown {
+    if (returns.name === 'void') return undefined;
     try {
-      return checkValue(this.definition, def.returns, result, `${where} result`);
+      return checkValue(this.definition, returns, result, `${where} result`);
     } catch (err) {
       throw new PeerwayError('BAD_RESULT', `${(err as Error).message} (fix the implementation of ${where})`);
     }
+  }
+
+  private implementationError(err: unknown, method: string, session: string): PeerwayError {
+    if (err instanceof PeerwayError) return err;
+    this.log.warn({ service: this.name, method, session, err }, 'method threw');
+    return new PeerwayError('IMPLEMENTATION_ERROR', `${this.name}.${method} threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 
   emit(event: string, args: Record<string, unknown>): void {

@@ -19,10 +19,13 @@ export interface ChannelHandlers {
 interface Pending {
   resolve(value: unknown): void;
   reject(err: PeerwayError): void;
-  timer?: NodeJS.Timeout;
+  /** performance.now() after which the request fails with TIMEOUT; Infinity for none. */
+  deadline: number;
+  timeoutMs: number;
   signal?: AbortSignal;
   onAbort?: () => void;
-  what: string;
+  /** Kept to word error messages; the wording is built only when one is needed. */
+  body: RequestBody;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -74,6 +77,11 @@ export class Channel {
     return this.connection.send(encodeMessage(message));
   }
 
+  /** Sends a message encoded beforehand (one encoding shared by several connections). */
+  sendEncoded(payload: Uint8Array): boolean {
+    return this.connection.send(payload);
+  }
+
   /** Sends a request and resolves with the reply's value, or rejects with the peer's typed error. */
   request<T = unknown>(body: RequestBody, options: RequestOptions = {}): Promise<T> {
     if (this.closed) {
@@ -84,27 +92,56 @@ export class Channel {
     }
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { resolve: resolve as (v: unknown) => void, reject, what: describe(body) };
       const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
-      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-        entry.timer = setTimeout(() => {
-          this.pending.delete(id);
-          reject(new PeerwayError('TIMEOUT', `${entry.what} got no answer from ${this.peerLabel} within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }
+      const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs) ? performance.now() + timeoutMs : Infinity;
+      const entry: Pending = { resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, body };
       if (options.signal) {
         entry.signal = options.signal;
-        entry.onAbort = () => this.settle(id, new PeerwayError('ABORTED', `${entry.what} was aborted`));
+        entry.onAbort = () => this.settle(id, new PeerwayError('ABORTED', `${describe(body)} was aborted`));
         options.signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.pending.set(id, entry);
+      if (deadline < this.sweepAt) this.armSweep(deadline);
       try {
-        this.send({ ...body, id } as Request);
+        // The body is sent as given, with its id added: callers build it for this request only.
+        (body as Request).id = id;
+        this.send(body as Request);
       } catch (err) {
         this.settle(id, PeerwayError.from(err));
       }
     });
   }
+
+  /**
+   * One timer per channel, not one per request: it fires at the earliest deadline of the pending requests,
+   * fails those that are due, and re-arms for the next. A setTimeout and a clearTimeout per call cost more
+   * than the call itself on a fast route; requests answered in time never touch the timer. The timer stays
+   * armed when nothing is pending (re-arming for every call of a sequence would cost the same again); it
+   * then finds nothing to do, and it is cleared when the channel closes.
+   */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Infinity;
+
+  private armSweep(at: number): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(this.sweep, Math.max(0, at - performance.now()));
+  }
+
+  private readonly sweep = (): void => {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, entry] of this.pending) {
+      if (entry.deadline <= now) {
+        this.settle(id, new PeerwayError('TIMEOUT', `${describe(entry.body)} got no answer from ${this.peerLabel} within ${entry.timeoutMs} ms`));
+      } else if (entry.deadline < next) {
+        next = entry.deadline;
+      }
+    }
+    if (next < Infinity) this.armSweep(next);
+  };
 
   /** Sends a fatal error notice, then closes. */
   fail(error: PeerwayError): void {
@@ -160,23 +197,32 @@ export class Channel {
 
   private answer(message: Request): void {
     const handler = this.handlers.request;
-    const reply = (value: unknown) => {
-      if (!this.closed) this.send({ type: 'reply', id: message.id, value });
-    };
-    const replyError = (err: unknown) => {
-      if (!this.closed) this.send({ type: 'error', id: message.id, error: PeerwayError.from(err).toWire() });
-    };
+    const id = message.id;
     if (!handler) {
-      replyError(new PeerwayError('PROTOCOL', `this peer does not accept "${message.type}" requests`));
+      this.replyError(id, new PeerwayError('PROTOCOL', `this peer does not accept "${message.type}" requests`));
       return;
     }
     try {
       const result = handler(message);
-      if (result instanceof Promise) result.then(reply, replyError);
-      else reply(result);
+      if (result instanceof Promise) {
+        result.then(
+          (value) => this.reply(id, value),
+          (err) => this.replyError(id, err),
+        );
+      } else {
+        this.reply(id, result);
+      }
     } catch (err) {
-      replyError(err);
+      this.replyError(id, err);
     }
+  }
+
+  private reply(id: number, value: unknown): void {
+    if (!this.closed) this.send({ type: 'reply', id, value });
+  }
+
+  private replyError(id: number, err: unknown): void {
+    if (!this.closed) this.send({ type: 'error', id, error: PeerwayError.from(err).toWire() });
   }
 
   private onErrorMessage(message: ErrorMessage): void {
@@ -203,7 +249,6 @@ export class Channel {
     const entry = this.pending.get(id);
     if (!entry) return; // late reply after a timeout: ignore
     this.pending.delete(id);
-    if (entry.timer) clearTimeout(entry.timer);
     if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     if (error) entry.reject(error);
     else entry.resolve(value);
@@ -218,9 +263,11 @@ export class Channel {
     if (this.closedInfo) return;
     const fatal = this.fatalFromPeer ?? this.localFailure;
     this.closedInfo = fatal ? { reason: fatal.message, error: fatal } : info;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     for (const id of [...this.pending.keys()]) {
       const entry = this.pending.get(id)!;
-      const err = fatal ?? new PeerwayError('CONNECTION_CLOSED', `${entry.what}: connection to ${this.peerLabel} closed (${info.reason}) before the answer arrived`);
+      const err = fatal ?? new PeerwayError('CONNECTION_CLOSED', `${describe(entry.body)}: connection to ${this.peerLabel} closed (${info.reason}) before the answer arrived`);
       this.settle(id, err);
     }
     this.handlers.close?.(this.closedInfo);

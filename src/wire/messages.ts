@@ -143,7 +143,7 @@ export interface SessionReady {
 
 // ---- pushes (no id) -------------------------------------------------------------------------------
 
-/** An event: runner → server carries `service`; server/link → client carries `session`. */
+/** An event: runner → server carries `service`; server → client carries `session`; on a link, neither (the link is the session's). */
 export interface EventPush {
   type: 'event';
   service?: string;

@@ -251,6 +251,20 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
       }
     });
 
+    if (fx.bearer.reliable) {
+      it('delivers every message sent just before close(), then the close', async () => {
+        try {
+          const { client, server } = await pair();
+          for (let i = 0; i < 20; i++) client.connection.send(numbered(i));
+          client.connection.close('sent and done');
+          await server.until(() => server.closes.length === 1, 'the close at the server');
+          assertDelivered(server.numbers(), 20, true, 0);
+        } finally {
+          await after();
+        }
+      });
+    }
+
     it('passes a message at the size limit and refuses one above it on send', async () => {
       try {
         const { client, server } = await pair();

@@ -53,4 +53,31 @@ describe('connect.bearer.tcp', () => {
       await listener.close();
     }
   });
+
+  it('writes the frames sent in one tick with one socket write, in order', async () => {
+    const chunks: Buffer[] = [];
+    const server = net.createServer((s) => s.on('data', (d) => chunks.push(d)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const connection = await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port });
+    const write = net.Socket.prototype.write;
+    let writes = 0;
+    net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
+      writes++;
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof write;
+    try {
+      for (let i = 0; i < 50; i++) connection.send(Buffer.from([i]));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      net.Socket.prototype.write = write;
+    }
+    assert.equal(writes, 1);
+    const deadline = Date.now() + 3000;
+    while (Buffer.concat(chunks).length < 250 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const expected = Buffer.concat(Array.from({ length: 50 }, (_, i) => Buffer.from([0, 0, 0, 1, i])));
+    assert.deepEqual(Buffer.concat(chunks), expected);
+    connection.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
 });

@@ -127,6 +127,31 @@ async function dialLink(routingXml: string, link: string, session: string, token
   return dialHandshake(connection, `link ${link}`, { role: 'link', token, session, link, timeoutMs: 2000 });
 }
 
+test('one runtime-data change reaches every session on its own link, and link pushes carry no session id', async (t) => {
+  const server = await startServer(t);
+  await startRunner(t, server.url, [example('forked-runtime-data.xml')], ['--impl', fixture('p2p', 'forked.mjs')]);
+  const sessions = [await (await connectClient(t, server.url)).startSession('ForkedRuntimeData'), await (await connectClient(t, server.url)).startSession('ForkedRuntimeData')];
+  const seen = sessions.map(() => new Collector<DataChange>());
+  await Promise.all(sessions.map((s, i) => s.watch('value', seen[i]!.push)));
+  const [first, second] = await Promise.all(seen.map((c) => c.next(4)));
+  for (const got of [first!, second!]) assert.ok(got.every((c) => c.route === 'direct' && c.link === 'rt_link'), JSON.stringify(got));
+  // Both sessions saw the same changes: the values one received after the other subscribed are in both lists.
+  const values = (got: DataChange[]) => got.map((c) => c.value as number);
+  const common = values(first!).filter((v) => values(second!).includes(v));
+  assert.ok(common.length >= 2, `first ${values(first!)} second ${values(second!)}`);
+
+  // On the wire, a push on a link is just the change: the link already says which session it belongs to.
+  const s = sessions[1]!;
+  const raw = await dialLink(s.routing!, 'rt_link', s.id, parseInstructions(s.routing!).links[0]!.token);
+  t.after(() => raw.close());
+  const pushes = new Collector<Record<string, unknown>>();
+  raw.start({ push: (m) => pushes.push(m as unknown as Record<string, unknown>) });
+  await raw.request({ type: 'subscribe', session: s.id, kind: 'data', name: 'value' });
+  const [push] = await pushes.next(1);
+  assert.deepEqual(Object.keys(push!).sort(), ['path', 'type', 'value']);
+  assert.equal(push!.type, 'data');
+});
+
 test('a forged, reused or borrowed token is rejected and logged', async (t) => {
   const { server, runner } = await labSetup(t);
   const client = await connectClient(t, server.url);

@@ -83,3 +83,41 @@ test('a first message other than hello closes the connection with the reason', a
   await new Promise((r) => sock.once('close', r));
   assert.match(refused[0]!.message, /first message must be "hello"/);
 });
+
+test('requests with different timeouts each fail at their own deadline, shortest first', async (t) => {
+  const { port } = await listen(t, () => new Promise(() => {}));
+  const channel = await dialHandshake(await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port }), 'server', { role: 'client' });
+  channel.start({});
+  t.after(() => channel.close());
+  const started = performance.now();
+  const failedAt = new Map<number, number>();
+  // The long one is sent first, so the shorter ones must pull the channel's one timer earlier.
+  const requests = [600, 300, 80].map((ms) =>
+    channel.request({ type: 'list' }, { timeoutMs: ms }).then(
+      () => assert.fail('no answer was expected'),
+      (e: PeerwayError) => {
+        assert.equal(e.code, 'TIMEOUT');
+        assert.match(e.message, new RegExp(`within ${ms} ms`));
+        failedAt.set(ms, performance.now() - started);
+      },
+    ),
+  );
+  await Promise.all(requests);
+  for (const ms of [600, 300, 80]) assert.ok(failedAt.get(ms)! >= ms - 1, `the ${ms} ms request failed after ${failedAt.get(ms)} ms`);
+  assert.ok(failedAt.get(80)! < failedAt.get(300)! && failedAt.get(300)! < failedAt.get(600)!);
+  assert.equal(channel.pendingCount, 0);
+});
+
+test('answered requests leave no timer behind once the channel closes', async (t) => {
+  const { port } = await listen(t, () => 'ok');
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const channel = await dialHandshake(await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port }), 'server', { role: 'client' });
+  channel.start({});
+  for (let i = 0; i < 100; i++) assert.equal(await channel.request({ type: 'list' }, { timeoutMs: 60_000 }), 'ok');
+  // One timer for the whole channel, however many requests went by.
+  assert.ok(timers() - before <= 1, `${timers() - before} timers for one channel`);
+  channel.close();
+  while (!channel.closed || channel.closeInfo === undefined) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(timers(), before);
+});
