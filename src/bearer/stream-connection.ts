@@ -112,12 +112,14 @@ export class StreamConnection implements MessageConnection {
     this.socket.destroy();
   }
 
+  private readonly onFrame = (frame: Buffer): void => {
+    this.framesReceived++;
+    this.delivery.message(frame);
+  };
+
   private onData(chunk: Buffer): void {
     try {
-      this.decoder.push(chunk, (frame) => {
-        this.framesReceived++;
-        this.delivery.message(frame);
-      });
+      this.decoder.push(chunk, this.onFrame);
     } catch (err) {
       this.abort(this.tlsMixUp(err) ?? PeerwayError.from(err, 'PROTOCOL'));
     }

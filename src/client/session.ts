@@ -127,7 +127,10 @@ export class Session extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
-    return channel.request<T>(body, { timeoutMs: options.timeoutMs ?? this.callTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    // A plain literal, not a spread: this runs for every call.
+    const channelOptions: RequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs };
+    if (options.signal) channelOptions.signal = options.signal;
+    return channel.request<T>(body, channelOptions);
   }
 
   get ended(): boolean {
