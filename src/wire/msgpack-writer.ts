@@ -94,8 +94,11 @@ export class MessagePackWriter {
   }
 
   private writeMap(object: Record<string, unknown>): void {
-    let size = 0;
-    for (const key in object) if (Object.prototype.hasOwnProperty.call(object, key)) size++;
+    // Object.keys once: own enumerable string keys, what for-in plus hasOwnProperty gives, at a fraction of
+    // the cost (two for-in passes took three quarters of the time on a 50-field object; one pass that
+    // patches the header afterwards measured slower than this too).
+    const keys = Object.keys(object);
+    const size = keys.length;
     this.ensure(5);
     const c = this.chunk;
     if (size < 16) {
@@ -109,8 +112,8 @@ export class MessagePackWriter {
       c.writeUInt32BE(size, this.pos + 1);
       this.pos += 5;
     }
-    for (const key in object) {
-      if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
+    for (let i = 0; i < size; i++) {
+      const key = keys[i]!;
       this.writeKey(key);
       this.write(object[key]);
     }

@@ -6,7 +6,8 @@ import type { Scenario } from '../scenario.js';
 
 /**
  * Codec cost, in this process: encode + decode of one message, as operations per second. Peerway's codec
- * (src/wire/codec.ts: msgpackr, records off, plus the message-shape check on decode) against JSON (to and
+ * (src/wire/codec.ts: MessagePackWriter to encode, msgpackr with records off plus the message-shape check to
+ * decode) against JSON (to and
  * from bytes, as it would travel) and plain MessagePack. "Plain msgpack" is msgpackr's Packr with
  * useRecords: false (standard maps, readable by any MessagePack library); @msgpack/msgpack is not installed.
  * msgpackr's Packr with default options (its record extension on, which other libraries cannot read) is
