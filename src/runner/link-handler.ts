@@ -21,7 +21,7 @@ export class LinkHandler {
     }
     switch (m.type) {
       case 'call':
-        this.requireRoute(`method:${m.method}`, `method "${m.method}"`);
+        if (this.session.directLink(`method:${m.method}`) !== this.link) throw this.notRouted(`method "${m.method}"`);
         return this.host.runtime.invoke(m.method, m.args, { session: this.session.id, route: 'direct' });
       case 'subscribe':
         return this.subscribe(m.kind, m.name ?? '');
@@ -39,7 +39,7 @@ export class LinkHandler {
       if (name && !definition.events.has(name)) {
         throw new PeerwayError('EVENT_NOT_FOUND', `service ${definition.name} has no event "${name}"`);
       }
-      if (name) this.requireRoute(`event:${name}`, `event "${name}"`);
+      if (name && this.session.directLink(`event:${name}`) !== this.link) throw this.notRouted(`event "${name}"`);
       this.session.subscribe(this.link, 'event', name);
       return undefined;
     }
@@ -48,10 +48,6 @@ export class LinkHandler {
     if (!routed) throw this.notRouted(`runtime data "${name}"`);
     this.session.subscribe(this.link, 'data', name);
     return this.host.runtime.tree.get(name);
-  }
-
-  private requireRoute(key: string, what: string): void {
-    if (this.session.directLink(key) !== this.link) throw this.notRouted(what);
   }
 
   private notRouted(what: string): PeerwayError {

@@ -19,12 +19,12 @@ export class RemoteService implements HostedService {
   }
 
   async openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened> {
-    const reply = await this.relay(() => this.runner.request<SessionOpened | undefined>({ type: 'open', ...opening }, options));
+    const reply = await this.runner.request<SessionOpened | undefined>({ type: 'open', ...opening }, this.relayed(options));
     return reply ?? {};
   }
 
   async sessionReady(session: string, routes: Record<string, ChosenRoute>, options: RequestOptions): Promise<void> {
-    await this.relay(() => this.runner.request({ type: 'ready', session, routes }, options));
+    await this.runner.request({ type: 'ready', session, routes }, this.relayed(options));
   }
 
   closeSession(session: string): void {
@@ -37,19 +37,19 @@ export class RemoteService implements HostedService {
   }
 
   call(session: string, method: string, args: Record<string, unknown>, options: RequestOptions): Promise<unknown> {
-    return this.relay(() => this.runner.request({ type: 'call', session, service: this.name, method, args }, options));
+    return this.runner.request({ type: 'call', session, service: this.name, method, args }, this.relayed(options));
   }
 
-  /**
-   * A runner connection that drops mid-request means the service is gone: say so with SERVICE_GONE.
-   * A plain .then, not async/await: relayed calls are the server's hot path, and this adds one promise, not three.
-   */
-  private relay<T>(send: () => Promise<T>): Promise<T> {
-    return send().then(undefined, (err: unknown) => {
-      if (err instanceof PeerwayError && err.code === 'CONNECTION_CLOSED') {
-        throw new PeerwayError('SERVICE_GONE', `service ${this.name} went away: its runner at ${this.origin} disconnected`, { cause: err });
-      }
-      throw err;
-    });
+  /** A runner connection that drops mid-request means the service is gone: say so with SERVICE_GONE. */
+  private readonly serviceGone = (err: PeerwayError): PeerwayError =>
+    err.code === 'CONNECTION_CLOSED'
+      ? new PeerwayError('SERVICE_GONE', `service ${this.name} went away: its runner at ${this.origin} disconnected`, { cause: err })
+      : err;
+
+  private relayed(options: RequestOptions): RequestOptions {
+    const relayed: RequestOptions = { mapError: this.serviceGone };
+    if (options.timeoutMs !== undefined) relayed.timeoutMs = options.timeoutMs;
+    if (options.signal) relayed.signal = options.signal;
+    return relayed;
   }
 }

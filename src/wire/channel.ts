@@ -7,6 +7,11 @@ import { isPush, isRequest } from './messages.js';
 export interface RequestOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Rewrites the error the request fails with (a relay saying SERVICE_GONE where its connection said
+   * CONNECTION_CLOSED). Cheaper than a .catch on the hot path: no extra promise per request.
+   */
+  mapError?: (error: PeerwayError) => PeerwayError;
 }
 
 export interface ChannelHandlers {
@@ -26,6 +31,7 @@ interface Pending {
   onAbort?: () => void;
   /** Kept to word error messages; the wording is built only when one is needed. */
   body: RequestBody;
+  mapError?: (error: PeerwayError) => PeerwayError;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -85,16 +91,17 @@ export class Channel {
   /** Sends a request and resolves with the reply's value, or rejects with the peer's typed error. */
   request<T = unknown>(body: RequestBody, options: RequestOptions = {}): Promise<T> {
     if (this.closed) {
-      return Promise.reject(new PeerwayError('CONNECTION_CLOSED', `${this.peerLabel}: connection is closed`));
+      return Promise.reject(mapped(options, new PeerwayError('CONNECTION_CLOSED', `${this.peerLabel}: connection is closed`)));
     }
     if (options.signal?.aborted) {
-      return Promise.reject(new PeerwayError('ABORTED', `${describe(body)} was aborted`));
+      return Promise.reject(mapped(options, new PeerwayError('ABORTED', `${describe(body)} was aborted`)));
     }
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
       const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs) ? performance.now() + timeoutMs : Infinity;
       const entry: Pending = { resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, body };
+      if (options.mapError) entry.mapError = options.mapError;
       if (options.signal) {
         entry.signal = options.signal;
         entry.onAbort = () => this.settle(id, new PeerwayError('ABORTED', `${describe(body)} was aborted`));
@@ -250,7 +257,7 @@ export class Channel {
     if (!entry) return; // late reply after a timeout: ignore
     this.pending.delete(id);
     if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
-    if (error) entry.reject(error);
+    if (error) entry.reject(entry.mapError ? entry.mapError(error) : error);
     else entry.resolve(value);
   }
 
@@ -276,6 +283,10 @@ export class Channel {
   get pendingCount(): number {
     return this.pending.size;
   }
+}
+
+function mapped(options: RequestOptions, error: PeerwayError): PeerwayError {
+  return options.mapError ? options.mapError(error) : error;
 }
 
 function describe(body: RequestBody): string {

@@ -121,3 +121,18 @@ test('answered requests leave no timer behind once the channel closes', async (t
   while (!channel.closed || channel.closeInfo === undefined) await new Promise((r) => setTimeout(r, 5));
   assert.equal(timers(), before);
 });
+
+test('mapError rewrites the error of a request that fails, and of one sent on a closed channel', async (t) => {
+  let server: Channel | undefined;
+  const { port } = await listen(t, () => new Promise(() => {}), (c) => (server = c));
+  const channel = await dialHandshake(await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port }), 'server', { role: 'client' });
+  channel.start({});
+  const gone = (e: PeerwayError) => (e.code === 'CONNECTION_CLOSED' ? new PeerwayError('SERVICE_GONE', `gone: ${e.message}`) : e);
+  const pending = channel.request({ type: 'list' }, { timeoutMs: 5000, mapError: gone });
+  while (!server) await new Promise((r) => setTimeout(r, 5));
+  server.close('bye');
+  await assert.rejects(pending, (e: PeerwayError) => e.code === 'SERVICE_GONE' && /^gone: /.test(e.message));
+  await assert.rejects(channel.request({ type: 'list' }, { mapError: gone }), (e: PeerwayError) => e.code === 'SERVICE_GONE');
+  // Errors it does not rewrite pass through unchanged.
+  await assert.rejects(channel.request({ type: 'list' }, { mapError: (e) => e }), (e: PeerwayError) => e.code === 'CONNECTION_CLOSED');
+});
