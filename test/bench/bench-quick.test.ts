@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { runPeerway } from '../helpers/harness.js';
 
 /**
@@ -58,4 +59,27 @@ test('peerway bench --quick runs every scenario, prints the table and writes the
     assert.ok(run.stdout.includes(s.title), `the table does not show "${s.title}"`);
   }
   assert.match(run.stdout, /scenario \/ comparison\s+Peerway\s+baseline\s+ratio\s+target\s+met/);
+
+  // The outside references of the fan-out: measured when the broker is installed (CI installs both), and
+  // otherwise named as skipped, never silently missing.
+  const fanout = report.scenarios.find((s) => s.id === 'fanout')! as ScenarioJson & { notes: string[] };
+  for (const [broker, suffix] of [['nats-server', 'nats'], ['mosquitto', 'mqtt']] as const) {
+    const rows = fanout.rows.filter((r) => r.id.endsWith(`-vs-${suffix}`));
+    if (installed(broker)) {
+      assert.equal(rows.length, 3, `${broker} is installed: one row per subscriber count`);
+      for (const r of rows) assert.ok(isNumber(r.baseline.value) && r.baseline.value! > 0, `${r.id}: ${broker} delivered ${r.baseline.value}`);
+    } else {
+      assert.equal(rows.length, 0);
+      assert.ok(fanout.notes.some((n) => n.startsWith(`${broker}: skipped`)), `no note says ${broker} was skipped`);
+    }
+  }
 });
+
+function installed(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
