@@ -99,23 +99,28 @@ export class MessagePackWriter {
     // patches the header afterwards measured slower than this too).
     const keys = Object.keys(object);
     const size = keys.length;
-    this.ensure(5);
-    const c = this.chunk;
-    if (size < 16) {
-      c[this.pos++] = 0x80 | size;
-    } else if (size < 0x10000) {
-      c[this.pos] = 0xde;
-      c.writeUInt16BE(size, this.pos + 1);
-      this.pos += 3;
-    } else {
-      c[this.pos] = 0xdf;
-      c.writeUInt32BE(size, this.pos + 1);
-      this.pos += 5;
-    }
+    this.writeContainerHeader(size, 0x80, 0xde, 0xdf);
     for (let i = 0; i < size; i++) {
       const key = keys[i]!;
       this.writeKey(key);
       this.write(object[key]);
+    }
+  }
+
+  /** A map or array header: the fix form below 16 entries, else the 16- or 32-bit count. */
+  private writeContainerHeader(count: number, fix: number, code16: number, code32: number): void {
+    this.ensure(5);
+    const c = this.chunk;
+    if (count < 16) {
+      c[this.pos++] = fix | count;
+    } else if (count < 0x10000) {
+      c[this.pos] = code16;
+      c.writeUInt16BE(count, this.pos + 1);
+      this.pos += 3;
+    } else {
+      c[this.pos] = code32;
+      c.writeUInt32BE(count, this.pos + 1);
+      this.pos += 5;
     }
   }
 
@@ -269,19 +274,7 @@ export class MessagePackWriter {
 
   private writeArray(a: unknown[]): void {
     const length = a.length;
-    this.ensure(5);
-    const c = this.chunk;
-    if (length < 16) {
-      c[this.pos++] = 0x90 | length;
-    } else if (length < 0x10000) {
-      c[this.pos] = 0xdc;
-      c.writeUInt16BE(length, this.pos + 1);
-      this.pos += 3;
-    } else {
-      c[this.pos] = 0xdd;
-      c.writeUInt32BE(length, this.pos + 1);
-      this.pos += 5;
-    }
+    this.writeContainerHeader(length, 0x90, 0xdc, 0xdd);
     for (let i = 0; i < length; i++) this.write(a[i]);
   }
 
