@@ -88,8 +88,9 @@ export class ServiceRuntime {
     } catch (err) {
       throw this.implementationError(err, method, ctx.session);
     }
-    if (result instanceof Promise) {
-      return result.then(
+    if (isThenable(result)) {
+      // Promise.resolve also adopts thenables that are not native promises (another realm, a library's).
+      return Promise.resolve(result).then(
         (value) => this.checkResult(def.returns, value, where),
         (err) => {
           throw this.implementationError(err, method, ctx.session);
@@ -128,4 +129,8 @@ export class ServiceRuntime {
     const normalised = this.tree.set(path, value);
     for (const out of this.outputs) out.data(path, normalised);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function');
 }

@@ -272,6 +272,7 @@ export class Channel {
     this.closedInfo = fatal ? { reason: fatal.message, error: fatal } : info;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
     for (const id of [...this.pending.keys()]) {
       const entry = this.pending.get(id)!;
       const err = fatal ?? new PeerwayError('CONNECTION_CLOSED', `${describe(entry.body)}: connection to ${this.peerLabel} closed (${info.reason}) before the answer arrived`);
