@@ -16,7 +16,7 @@ const ctx = { session: 's1', route: 'direct' as const };
 
 function runtime(add: (args: { a: number; b: number }) => unknown): ServiceRuntime {
   const impl: ServiceImplementation = { methods: { add: add as never } };
-  return new ServiceRuntime(definition, impl, createLogger({ level: 'silent' }));
+  return new ServiceRuntime(definition, impl, createLogger({ name: 'test', level: 'silent' }));
 }
 
 test('a method that returns a plain value is answered synchronously, without a promise', () => {
