@@ -3,6 +3,7 @@ import { lstat, stat, unlink } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { PeerwayError } from '../errors.js';
 import type { Bearer, BearerAddress, BearerOptions, ConnectOptions, Listener, MessageConnection } from './bearer.js';
+import { SlabReader } from './slab-reader.js';
 import { StreamConnection } from './stream-connection.js';
 import { connectSocket, listenSocketServer } from './socket-helpers.js';
 import type { BearerUrlSyntax } from './registry.js';
@@ -60,13 +61,14 @@ export const localBearer: Bearer & BearerUrlSyntax = {
   async connect(address: BearerAddress, options: ConnectOptions = {}): Promise<MessageConnection> {
     const path = requirePath(address);
     const where = formatLocalUrl(path);
-    const socket = await connectSocket(() => net.connect({ path }), 'connect', where, options, (err) => {
+    const reader = new SlabReader();
+    const socket = await connectSocket(() => net.connect({ path, onread: reader.onread }), 'connect', where, options, (err) => {
       if (err.code === 'ENOENT') return `no socket at ${describePath(path)} (is the server running and listening there?)`;
       if (err.code === 'ECONNREFUSED') return `nothing listens on ${describePath(path)} (a stale socket left by a process that exited?)`;
       if (err.code === 'EACCES') return `permission denied on ${describePath(path)} (check the socket's file mode and owner)`;
       return undefined;
     });
-    return new StreamConnection(LOCAL_ID, socket, describePath(path), options.maxMessageBytes);
+    return new StreamConnection(LOCAL_ID, socket, describePath(path), options.maxMessageBytes, true, reader);
   },
 
   parseUrl(url: string): BearerAddress {

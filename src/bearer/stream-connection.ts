@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { PeerwayError } from '../errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, encodeFrame } from '../wire/frame-decoder.js';
 import type { CloseInfo, ConnectionHandlers, MessageConnection } from './bearer.js';
+import type { SlabReader } from './slab-reader.js';
 
 /**
  * A MessageConnection over any Node stream socket (TCP, TLS, Unix domain): length-prefixed frames.
@@ -24,7 +25,8 @@ export class StreamConnection implements MessageConnection {
   /**
    * `plain` says the socket carries no TLS (default: true unless it is a TLSSocket). On a plain
    * connection, a first frame header that is really a TLS ClientHello is reported as a bearer mix-up
-   * rather than as an oversized frame.
+   * rather than as an oversized frame. `reader` is the SlabReader the socket was created with (its
+   * `onread`), for sockets we dial; without it the connection reads 'data' events.
    */
   constructor(
     readonly bearer: string,
@@ -32,12 +34,14 @@ export class StreamConnection implements MessageConnection {
     readonly remote: string,
     maxMessageBytes = DEFAULT_MAX_FRAME_BYTES,
     plain = (socket as Socket & { encrypted?: boolean }).encrypted !== true,
+    reader?: SlabReader,
   ) {
     this.plain = plain;
     this.maxMessageBytes = maxMessageBytes;
     this.decoder = new FrameDecoder(maxMessageBytes);
     socket.setNoDelay?.(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (reader) reader.attach((chunk) => this.onData(chunk));
+    else socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.delivery.drain());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.closeInfo ??= {

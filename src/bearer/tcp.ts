@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { Bearer, BearerAddress, BearerOptions, ConnectOptions, Listener, MessageConnection } from './bearer.js';
+import { SlabReader } from './slab-reader.js';
 import { StreamConnection } from './stream-connection.js';
 import { connectSocket, listenSocketServer } from './socket-helpers.js';
 
@@ -19,8 +20,9 @@ export const tcpBearer: Bearer = {
   async connect(address: BearerAddress, options: ConnectOptions = {}): Promise<MessageConnection> {
     const host = address.host ?? '127.0.0.1';
     const port = address.port ?? 2002;
-    const socket = await connectSocket(() => net.connect({ host, port, noDelay: true }), 'connect', `tcp://${formatHost(host)}:${port}`, options);
-    return new StreamConnection(this.id, socket, `${host}:${port}`, options.maxMessageBytes);
+    const reader = new SlabReader();
+    const socket = await connectSocket(() => net.connect({ host, port, noDelay: true, onread: reader.onread }), 'connect', `tcp://${formatHost(host)}:${port}`, options);
+    return new StreamConnection(this.id, socket, `${host}:${port}`, options.maxMessageBytes, true, reader);
   },
 };
 
