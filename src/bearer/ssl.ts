@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { PeerwayError } from '../errors.js';
 import type { Bearer, BearerAddress, BearerAttributes, ConnectOptions, Listener, MessageConnection } from './bearer.js';
+import { SlabReader } from './slab-reader.js';
 import { StreamConnection } from './stream-connection.js';
 import { connectSocket, listenSocketServer } from './socket-helpers.js';
 import { formatHost } from './tcp.js';
@@ -109,11 +110,15 @@ export const sslBearer: Bearer = {
     const timeoutMs = options.timeoutMs ?? 10_000;
     let tcpConnected = false;
     const describe = (err: NodeJS.ErrnoException) => describeHandshakeFailure(err, peer, config);
+    const reader = new SlabReader();
     const socket = await connectSocket(
       () => {
-        const s = tls.connect({
+        // `onread` works for TLS sockets too (tls.connect passes socket.connect options on), but the typings
+        // do not list it; test/bearer/ssl.test.ts proves the connection reads through it.
+        const s = tls.connect(<tls.ConnectionOptions>{
           host,
           port,
+          onread: reader.onread,
           ...contextOptions(config),
           // SNI must be a DNS name (RFC 6066); an IP is still checked against the certificate below.
           servername: net.isIP(expectedName) ? undefined : expectedName,
@@ -148,7 +153,7 @@ export const sslBearer: Bearer = {
     if (socket.getProtocol() === 'TLSv1.3') {
       await settle(socket, Math.min(TLS13_SETTLE_MS, Math.max(0, timeoutMs - (Date.now() - started))), options.signal, peer, describe);
     }
-    return new StreamConnection(SSL_ID, socket, peer, options.maxMessageBytes, false);
+    return new StreamConnection(SSL_ID, socket, peer, options.maxMessageBytes, false, reader);
   },
 };
 

@@ -156,14 +156,14 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
     const copts = (extra: ConnectOptions = {}) => ({ ...fx.connectOptions, maxMessageBytes: fx.maxMessageBytes, ...extra });
 
     /** Listens, connects once, and hands back both ends; everything is closed after the test. */
-    async function pair(startServer = true): Promise<{ listener: Listener; client: Collector; server: Collector }> {
+    async function pair(startServer = true, startClient = true): Promise<{ listener: Listener; client: Collector; server: Collector }> {
       let accept!: (c: MessageConnection) => void;
       const accepted = new Promise<MessageConnection>((resolve) => (accept = resolve));
       const listener = await fx.bearer.listen(fx.listenAddress(), accept, lopts());
       cleanups.push(() => listener.close());
       const clientConnection = await fx.bearer.connect(listener.address, copts());
       cleanups.push(() => clientConnection.close());
-      const client = new Collector(clientConnection);
+      const client = new Collector(clientConnection, startClient);
       const server = new Collector(await accepted, startServer);
       return { listener, client, server };
     }
@@ -259,6 +259,34 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
           client.connection.close('sent and done');
           await server.until(() => server.closes.length === 1, 'the close at the server');
           assertDelivered(server.numbers(), 20, true, 0);
+        } finally {
+          await after();
+        }
+      });
+    }
+
+    if (fx.bearer.reliable) {
+      it('keeps every message it delivered intact while later reads arrive (no buffer is reused)', async () => {
+        try {
+          // Dialled sockets read into slabs (net.connect's onread); delivered messages are views, not copies.
+          const { client, server } = await pair(true, false);
+          const sent = Array.from({ length: 3000 }, (_, i) => Buffer.alloc(1 + (i % 300), i % 251));
+          const kept: Buffer[] = [];
+          let done!: () => void;
+          const all = new Promise<void>((resolve) => (done = resolve));
+          client.connection.start({
+            message: (m) => {
+              kept.push(m); // no copy on purpose
+              if (kept.length === sent.length) done();
+            },
+            close: () => undefined,
+          });
+          for (let i = 0; i < sent.length; i += 100) {
+            for (const m of sent.slice(i, i + 100)) server.connection.send(m);
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          await Promise.race([all, sleep(5000).then(() => assert.fail(`got ${kept.length} of ${sent.length} messages`))]);
+          for (let i = 0; i < sent.length; i++) assert.deepEqual(kept[i], sent[i], `message ${i}`);
         } finally {
           await after();
         }
