@@ -243,6 +243,13 @@ export class BenchContext {
     return file;
   }
 
+  /** The bench process and every process it started that is still running (for one-core rounds). */
+  pids(): number[] {
+    const children = [...this.processes.map((p) => p.child), ...this.peers.map((p) => p.child), ...this.externals];
+    const alive = children.filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null).map((c) => c.pid!);
+    return [process.pid, ...alive];
+  }
+
   /** Stops every client, process and raw peer, and removes the temp dir. Never throws. */
   async close(): Promise<void> {
     await Promise.all([...this.clients].map((c) => c.close().catch(() => undefined)));

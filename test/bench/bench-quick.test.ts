@@ -60,6 +60,18 @@ test('peerway bench --quick runs every scenario, prints the table and writes the
   }
   assert.match(run.stdout, /scenario \/ comparison\s+Peerway\s+baseline\s+ratio\s+target\s+met/);
 
+  // Round trips are measured a second time on one core where taskset exists (it comes with util-linux).
+  for (const id of ['direct-rtt', 'routed-rtt', 'local', 'ssl']) {
+    const scenario = report.scenarios.find((s) => s.id === id)! as ScenarioJson & { notes: string[] };
+    const oneCore = scenario.rows.filter((r) => r.id.endsWith('-one-core'));
+    if (process.platform === 'linux' && installed('taskset')) {
+      assert.ok(oneCore.length > 0 && oneCore.every((r) => isNumber(r.baseline.value) && isNumber(r.ratio)), `${id}: one-core rows ${JSON.stringify(oneCore)}`);
+    } else {
+      assert.equal(oneCore.length, 0);
+      assert.ok(scenario.notes.some((n) => /one-core figures/.test(n)), `${id}: no note says why one-core figures are missing`);
+    }
+  }
+
   // The outside references of the fan-out: measured when the broker is installed (CI installs both), and
   // otherwise named as skipped, never silently missing.
   const fanout = report.scenarios.find((s) => s.id === 'fanout')! as ScenarioJson & { notes: string[] };

@@ -3,7 +3,8 @@ import type { Session } from '../../client/session.js';
 import { connectGrpcEcho } from '../grpc-client.js';
 import { describeRoute, directRoute, type BenchContext } from '../context.js';
 import { latencyFigure, latencyRounds, type LatencySeries, type LatencyStats } from '../measure.js';
-import { TARGETS, naFigure, type Figure } from '../model.js';
+import { TARGETS, naFigure, type Figure, type ScenarioOutput } from '../model.js';
+import { onOneCore, oneCoreUnavailable } from '../one-core.js';
 import { FramedSocket, type RawAddress } from '../raw-clients.js';
 import { checkEcho, type Scenario } from '../scenario.js';
 
@@ -48,6 +49,25 @@ async function withSockets(work: (open: (key: string, a: RawAddress, p: Buffer) 
 
 const step = (ctx: BenchContext) => (what: string) => ctx.progress.step(what);
 
+type RowSpec = Parameters<ScenarioOutput['row']>[0];
+
+/**
+ * Measures the series as they run (the judged row), then again with every bench process on one CPU (the
+ * same row, `…, one core`): the first is what a user gets from the scheduler, the second Peerway's own cost,
+ * steady from run to run (see src/bench/one-core.ts). Where taskset is missing, a note says so instead.
+ */
+async function rowsWithOneCore(ctx: BenchContext, out: ScenarioOutput, series: LatencySeries[], rows: (stats: Map<string, LatencyStats>) => RowSpec[]): Promise<void> {
+  for (const r of rows(await latencyRounds(series, ctx.plan.rtt, step(ctx)))) out.row(r);
+  const unavailable = await oneCoreUnavailable();
+  if (unavailable) {
+    out.note(unavailable);
+    return;
+  }
+  const pinned = await onOneCore(ctx.pids(), () => latencyRounds(series, ctx.plan.rtt, (what) => ctx.progress.step(`one core: ${what}`)));
+  for (const r of rows(pinned)) out.row({ ...r, id: `${r.id}-one-core`, label: `${r.label}, one core` });
+  out.note('one core: the same series again with the bench and every process it started confined to CPU 0 (taskset), which takes the scheduler out of the ratio');
+}
+
 /** Direct call round trip vs raw TCP ping-pong. */
 export const directRtt: Scenario = {
   id: 'direct-rtt',
@@ -60,14 +80,15 @@ export const directRtt: Scenario = {
       const session = await ctx.session('direct');
       const direct = directRoute(session, 'method', 'echo');
       if (direct.ok) series.push(await echoSeries('direct', session, payload));
-      const stats = await latencyRounds(series, ctx.plan.rtt, step(ctx));
-      out.row({
-        id: 'direct-vs-raw-tcp',
-        label: 'direct tcp call vs raw TCP ping-pong',
-        peerway: directFigure('direct call', direct, stats, 'direct'),
-        baseline: latencyFigure('raw TCP ping-pong', stats.get('raw TCP')),
-        target: TARGETS.directVsRawTcp,
-      });
+      await rowsWithOneCore(ctx, out, series, (stats) => [
+        {
+          id: 'direct-vs-raw-tcp',
+          label: 'direct tcp call vs raw TCP ping-pong',
+          peerway: directFigure('direct call', direct, stats, 'direct'),
+          baseline: latencyFigure('raw TCP ping-pong', stats.get('raw TCP')),
+          target: TARGETS.directVsRawTcp,
+        },
+      ]);
     });
   },
 };
@@ -81,14 +102,15 @@ export const routedRtt: Scenario = {
     const payload = randomBytes(ctx.plan.payloadBytes);
     await withSockets(async (open) => {
       const series = [await open('raw relay', await ctx.rawRelay(), payload), await echoSeries('routed', await ctx.session('routed'), payload)];
-      const stats = await latencyRounds(series, ctx.plan.rtt, step(ctx));
-      out.row({
-        id: 'routed-vs-raw-relay',
-        label: 'server-routed call vs raw TCP relay',
-        peerway: latencyFigure('server-routed call', stats.get('routed')),
-        baseline: latencyFigure('raw TCP relay (3 processes)', stats.get('raw relay')),
-        target: TARGETS.routedVsRawRelay,
-      });
+      await rowsWithOneCore(ctx, out, series, (stats) => [
+        {
+          id: 'routed-vs-raw-relay',
+          label: 'server-routed call vs raw TCP relay',
+          peerway: latencyFigure('server-routed call', stats.get('routed')),
+          baseline: latencyFigure('raw TCP relay (3 processes)', stats.get('raw relay')),
+          target: TARGETS.routedVsRawRelay,
+        },
+      ]);
     });
   },
 };
@@ -137,10 +159,13 @@ export const localRtt: Scenario = {
       const tcp = await ctx.session('direct');
       const tcpRoute = directRoute(tcp, 'method', 'echo');
       if (tcpRoute.ok) series.push(await echoSeries('direct tcp', tcp, payload));
-      const stats = await latencyRounds(series, ctx.plan.rtt, step(ctx));
-      const localFig = directFigure('local route call', localRoute, stats, 'local');
-      out.row({ id: 'local-vs-raw-uds', label: 'local route call vs raw UDS ping-pong', peerway: localFig, baseline: latencyFigure('raw UDS ping-pong', stats.get('raw UDS')), target: TARGETS.localVsRawUds });
-      out.row({ id: 'local-vs-direct-tcp', label: 'local route call vs direct tcp call', peerway: localFig, baseline: directFigure('direct tcp call', tcpRoute, stats, 'direct tcp') });
+      await rowsWithOneCore(ctx, out, series, (stats) => {
+        const localFig = directFigure('local route call', localRoute, stats, 'local');
+        return [
+          { id: 'local-vs-raw-uds', label: 'local route call vs raw UDS ping-pong', peerway: localFig, baseline: latencyFigure('raw UDS ping-pong', stats.get('raw UDS')), target: TARGETS.localVsRawUds },
+          { id: 'local-vs-direct-tcp', label: 'local route call vs direct tcp call', peerway: localFig, baseline: directFigure('direct tcp call', tcpRoute, stats, 'direct tcp') },
+        ];
+      });
     });
   },
 };
@@ -157,14 +182,15 @@ export const sslRtt: Scenario = {
       const session = await ctx.session('ssl');
       const route = onBearer(directRoute(session, 'method', 'echo'), 'connect.bearer.ssl');
       if (route.ok) series.push(await echoSeries('ssl', session, payload));
-      const stats = await latencyRounds(series, ctx.plan.rtt, step(ctx));
-      out.row({
-        id: 'ssl-vs-raw-tls',
-        label: 'ssl route call vs raw TLS ping-pong',
-        peerway: directFigure('ssl route call', route, stats, 'ssl'),
-        baseline: latencyFigure('raw TLS ping-pong', stats.get('raw TLS')),
-        target: TARGETS.sslVsRawTls,
-      });
+      await rowsWithOneCore(ctx, out, series, (stats) => [
+        {
+          id: 'ssl-vs-raw-tls',
+          label: 'ssl route call vs raw TLS ping-pong',
+          peerway: directFigure('ssl route call', route, stats, 'ssl'),
+          baseline: latencyFigure('raw TLS ping-pong', stats.get('raw TLS')),
+          target: TARGETS.sslVsRawTls,
+        },
+      ]);
     });
   },
 };
