@@ -68,30 +68,55 @@ async function rowsWithOneCore(ctx: BenchContext, out: ScenarioOutput, series: L
   out.note('one core: the same series again with the bench and every process it started confined to CPU 0 (taskset), which takes the scheduler out of the ratio');
 }
 
+/**
+ * A direct route's round trip next to a raw ping-pong on the transport it runs on (tcp, TLS): the raw
+ * series, then the Peerway one when the session really got that direct route.
+ */
+function directVsRaw(spec: {
+  id: string;
+  title: string;
+  summary: string;
+  raw: { kind: 'tcp' | 'tls'; key: string; label: string };
+  service: 'direct' | 'ssl';
+  /** The bearer the route must use; a route on another bearer is reported as n/a. */
+  bearer?: string;
+  row: { id: string; label: string; figure: string; target: (typeof TARGETS)[keyof typeof TARGETS] };
+}): Scenario {
+  return {
+    id: spec.id,
+    title: spec.title,
+    summary: spec.summary,
+    async run(ctx, out) {
+      const payload = randomBytes(ctx.plan.payloadBytes);
+      await withSockets(async (open) => {
+        const series = [await open(spec.raw.key, await ctx.rawEcho(spec.raw.kind), payload)];
+        const session = await ctx.session(spec.service);
+        const checked = directRoute(session, 'method', 'echo');
+        const route = spec.bearer ? onBearer(checked, spec.bearer) : checked;
+        if (route.ok) series.push(await echoSeries(spec.service, session, payload));
+        await rowsWithOneCore(ctx, out, series, (stats) => [
+          {
+            id: spec.row.id,
+            label: spec.row.label,
+            peerway: directFigure(spec.row.figure, route, stats, spec.service),
+            baseline: latencyFigure(spec.raw.label, stats.get(spec.raw.key)),
+            target: spec.row.target,
+          },
+        ]);
+      });
+    },
+  };
+}
+
 /** Direct call round trip vs raw TCP ping-pong. */
-export const directRtt: Scenario = {
+export const directRtt = directVsRaw({
   id: 'direct-rtt',
   title: 'direct call RTT',
   summary: 'client ↔ service on a direct tcp route vs raw TCP ping-pong (same framing, 64-byte payload)',
-  async run(ctx, out) {
-    const payload = randomBytes(ctx.plan.payloadBytes);
-    await withSockets(async (open) => {
-      const series = [await open('raw TCP', await ctx.rawEcho('tcp'), payload)];
-      const session = await ctx.session('direct');
-      const direct = directRoute(session, 'method', 'echo');
-      if (direct.ok) series.push(await echoSeries('direct', session, payload));
-      await rowsWithOneCore(ctx, out, series, (stats) => [
-        {
-          id: 'direct-vs-raw-tcp',
-          label: 'direct tcp call vs raw TCP ping-pong',
-          peerway: directFigure('direct call', direct, stats, 'direct'),
-          baseline: latencyFigure('raw TCP ping-pong', stats.get('raw TCP')),
-          target: TARGETS.directVsRawTcp,
-        },
-      ]);
-    });
-  },
-};
+  raw: { kind: 'tcp', key: 'raw TCP', label: 'raw TCP ping-pong' },
+  service: 'direct',
+  row: { id: 'direct-vs-raw-tcp', label: 'direct tcp call vs raw TCP ping-pong', figure: 'direct call', target: TARGETS.directVsRawTcp },
+});
 
 /** Server-routed call round trip vs a raw 3-process relay. */
 export const routedRtt: Scenario = {
@@ -171,29 +196,15 @@ export const localRtt: Scenario = {
 };
 
 /** TLS link vs raw TLS. */
-export const sslRtt: Scenario = {
+export const sslRtt = directVsRaw({
   id: 'ssl',
   title: 'ssl route RTT',
   summary: 'connect.bearer.ssl link vs raw TLS ping-pong (throw-away CA and certificate made with openssl at run time)',
-  async run(ctx, out) {
-    const payload = randomBytes(ctx.plan.payloadBytes);
-    await withSockets(async (open) => {
-      const series = [await open('raw TLS', await ctx.rawEcho('tls'), payload)];
-      const session = await ctx.session('ssl');
-      const route = onBearer(directRoute(session, 'method', 'echo'), 'connect.bearer.ssl');
-      if (route.ok) series.push(await echoSeries('ssl', session, payload));
-      await rowsWithOneCore(ctx, out, series, (stats) => [
-        {
-          id: 'ssl-vs-raw-tls',
-          label: 'ssl route call vs raw TLS ping-pong',
-          peerway: directFigure('ssl route call', route, stats, 'ssl'),
-          baseline: latencyFigure('raw TLS ping-pong', stats.get('raw TLS')),
-          target: TARGETS.sslVsRawTls,
-        },
-      ]);
-    });
-  },
-};
+  raw: { kind: 'tls', key: 'raw TLS', label: 'raw TLS ping-pong' },
+  service: 'ssl',
+  bearer: 'connect.bearer.ssl',
+  row: { id: 'ssl-vs-raw-tls', label: 'ssl route call vs raw TLS ping-pong', figure: 'ssl route call', target: TARGETS.sslVsRawTls },
+});
 
 /** A direct route on another bearer than the scenario measures is reported, not timed under a wrong name. */
 function onBearer(check: DirectCheck, bearer: string): DirectCheck {
