@@ -114,7 +114,7 @@ export const sslBearer: Bearer = {
     const socket = await connectSocket(
       () => {
         // `onread` works for TLS sockets too (tls.connect passes socket.connect options on), but the typings
-        // do not list it; test/bearer/ssl.test.ts proves the connection reads through it.
+        // do not list it; the bearer suite (run by test/bearer/ssl.test.ts) fails if it stops working.
         const s = tls.connect(<tls.ConnectionOptions>{
           host,
           port,
