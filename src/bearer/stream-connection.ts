@@ -1,7 +1,7 @@
 import { HeldDelivery } from './held-delivery.js';
 import type { Socket } from 'node:net';
 import { PeerwayError } from '../errors.js';
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, encodeFrame } from '../wire/frame-decoder.js';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../wire/frame-decoder.js';
 import type { CloseInfo, ConnectionHandlers, MessageConnection } from './bearer.js';
 import type { SlabReader } from './slab-reader.js';
 
@@ -86,10 +86,6 @@ export class StreamConnection implements MessageConnection {
     this.batch = [];
     this.batchBytes = 0;
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    if (frames.length === 1) {
-      this.socket.write(encodeFrame(frames[0]!));
-      return;
-    }
     const out = Buffer.allocUnsafe(bytes);
     let offset = 0;
     for (const body of frames) {
