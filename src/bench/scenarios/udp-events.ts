@@ -23,8 +23,8 @@ export const udpEvents: Scenario = {
   async run(ctx, out) {
     const plan = ctx.plan.udp;
     const payload = Buffer.alloc(ctx.plan.payloadBytes, 0x5a);
-    // The raw datagrams are as big as Peerway's: header + an encoded event push with a session id.
-    const datagramBytes = UDP_HEADER_BYTES + encodeMessage({ type: 'event', session: 'x'.repeat(12), name: 'tick', args: { seq: plan.count, data: payload } }).length;
+    // The raw datagrams are as big as Peerway's: header + an encoded event push as links carry it (no session id).
+    const datagramBytes = UDP_HEADER_BYTES + encodeMessage({ type: 'event', name: 'tick', args: { seq: plan.count, data: payload } }).length;
     const counter = await DatagramCounter.open();
     const { peer: sender } = await ctx.rawPeer('dgram-sender.mjs');
     const deadlineMs = 60_000;
