@@ -1,4 +1,5 @@
 import { PeerwayError } from '../errors.js';
+import { ECHO_SERVICE } from './grpc-echo-service.js';
 
 /** A unary echo client for bench/peers/grpc-server.mjs. */
 export interface GrpcEcho {
@@ -7,10 +8,9 @@ export interface GrpcEcho {
 }
 
 /**
- * Connects a gRPC-js client to the bench's gRPC echo server. The service is defined in code with
- * makeGenericClientConstructor and identity (de)serializers (no proto-loader, no protobuf), matching the
- * server's definition. @grpc/grpc-js is a dev dependency, so it is imported only when this runs; without it
- * the caller reports the gRPC rows as not measured.
+ * Connects a gRPC-js client to the bench's gRPC echo server (ECHO_SERVICE, the definition both ends
+ * share). @grpc/grpc-js is a dev dependency, so it is imported only when this runs; without it the caller
+ * reports the gRPC rows as not measured.
  */
 export async function connectGrpcEcho(port: number): Promise<GrpcEcho> {
   let grpc: typeof import('@grpc/grpc-js');
@@ -19,19 +19,7 @@ export async function connectGrpcEcho(port: number): Promise<GrpcEcho> {
   } catch (err) {
     throw new PeerwayError('CONFIG_INVALID', `@grpc/grpc-js is not installed (it is a dev dependency; run npm install in a checkout): ${(err as Error).message}`);
   }
-  const identity = (b: Buffer) => b;
-  const definition = {
-    echo: {
-      path: '/peerway.bench.Echo/Echo',
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  };
-  const Client = grpc.makeGenericClientConstructor(definition, 'Echo');
+  const Client = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as InstanceType<typeof Client> & {
     echo(req: Buffer, cb: (err: Error | null, res?: Buffer) => void): void;
   };
