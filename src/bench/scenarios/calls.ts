@@ -33,6 +33,19 @@ function directFigure(label: string, check: DirectCheck, stats: Map<string, Late
   return check.ok ? latencyFigure(label, stats.get(key), { extra: { route: describeRoute(check.route) } }) : naFigure(label, 'µs', check.why);
 }
 
+/**
+ * The direct echo route of the `kind` bench service: its check (n/a when the session got a server route,
+ * or a direct route on another bearer than `bearer`), and the series to time, added to `series` only when
+ * the route is the one the scenario measures.
+ */
+async function addDirectSeries(ctx: BenchContext, series: LatencySeries[], key: string, kind: 'direct' | 'local' | 'ssl', payload: Buffer, bearer?: string): Promise<DirectCheck> {
+  const session = await ctx.session(kind);
+  const checked = directRoute(session, 'method', 'echo');
+  const route = bearer ? onBearer(checked, bearer) : checked;
+  if (route.ok) series.push(await echoSeries(key, session, payload));
+  return route;
+}
+
 /** Runs `work` with raw sockets it opens, closing them however it ends. */
 async function withSockets(work: (open: (key: string, a: RawAddress, p: Buffer) => Promise<LatencySeries>) => Promise<void>): Promise<void> {
   const sockets: FramedSocket[] = [];
@@ -90,10 +103,7 @@ function directVsRaw(spec: {
       const payload = randomBytes(ctx.plan.payloadBytes);
       await withSockets(async (open) => {
         const series = [await open(spec.raw.key, await ctx.rawEcho(spec.raw.kind), payload)];
-        const session = await ctx.session(spec.service);
-        const checked = directRoute(session, 'method', 'echo');
-        const route = spec.bearer ? onBearer(checked, spec.bearer) : checked;
-        if (route.ok) series.push(await echoSeries(spec.service, session, payload));
+        const route = await addDirectSeries(ctx, series, spec.service, spec.service, payload, spec.bearer);
         await rowsWithOneCore(ctx, out, series, (stats) => [
           {
             id: spec.row.id,
@@ -152,9 +162,7 @@ export const grpcRtt: Scenario = {
     try {
       checkEcho(await grpc.echo(payload), payload, 'gRPC echo');
       const series: LatencySeries[] = [{ key: 'gRPC-js', once: () => grpc.echo(payload) }, await echoSeries('routed', await ctx.session('routed'), payload)];
-      const session = await ctx.session('direct');
-      const direct = directRoute(session, 'method', 'echo');
-      if (direct.ok) series.push(await echoSeries('direct', session, payload));
+      const direct = await addDirectSeries(ctx, series, 'direct', 'direct', payload);
       const stats = await latencyRounds(series, ctx.plan.rtt, step(ctx));
       const directFig = directFigure('direct call', direct, stats, 'direct');
       const routedFig = latencyFigure('server-routed call', stats.get('routed'));
@@ -178,12 +186,8 @@ export const localRtt: Scenario = {
     const payload = randomBytes(ctx.plan.payloadBytes);
     await withSockets(async (open) => {
       const series = [await open('raw UDS', await ctx.rawEcho('uds'), payload)];
-      const local = await ctx.session('local');
-      const localRoute = onBearer(directRoute(local, 'method', 'echo'), 'connect.bearer.local');
-      if (localRoute.ok) series.push(await echoSeries('local', local, payload));
-      const tcp = await ctx.session('direct');
-      const tcpRoute = directRoute(tcp, 'method', 'echo');
-      if (tcpRoute.ok) series.push(await echoSeries('direct tcp', tcp, payload));
+      const localRoute = await addDirectSeries(ctx, series, 'local', 'local', payload, 'connect.bearer.local');
+      const tcpRoute = await addDirectSeries(ctx, series, 'direct tcp', 'direct', payload);
       await rowsWithOneCore(ctx, out, series, (stats) => {
         const localFig = directFigure('local route call', localRoute, stats, 'local');
         return [
