@@ -45,6 +45,8 @@ export interface UdpStats {
   /** Already delivered once (a duplicated datagram). */
   droppedDuplicate: number;
   sent: number;
+  /** KEEPALIVE datagrams received: the peer is alive while it has nothing to say. */
+  keepalives: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export class UdpConnection implements MessageConnection {
   private lastDelivered = 0;
   /** Bit i set: sequence lastDelivered − 1 − i was delivered (to tell duplicates from late arrivals). */
   private window = 0;
-  private counters: UdpStats = { delivered: 0, droppedStale: 0, droppedDuplicate: 0, sent: 0 };
+  private counters: UdpStats = { delivered: 0, droppedStale: 0, droppedDuplicate: 0, sent: 0, keepalives: 0 };
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private readonly timer: NodeJS.Timeout;
@@ -75,11 +77,17 @@ export class UdpConnection implements MessageConnection {
     private readonly release: () => void,
   ) {
     // Keepalives let a peer that only receives (an event subscriber) stay alive on the other side.
+    const tickMs = Math.max(10, Math.floor(idleTimeoutMs / 4));
+    let lastTick = Date.now();
     this.timer = setInterval(() => {
       const now = Date.now();
-      if (now - this.lastReceived > idleTimeoutMs) this.end({ reason: `no datagram from ${remote} for ${idleTimeoutMs} ms (idle timeout)` });
+      // A tick far behind its schedule means this process was stalled: datagrams that arrived meanwhile are
+      // still unread (timers run before the socket is polled), so silence cannot be judged on this tick.
+      const stalled = now - lastTick > 2 * tickMs;
+      lastTick = now;
+      if (!stalled && now - this.lastReceived > idleTimeoutMs) this.end({ reason: `no datagram from ${remote} for ${idleTimeoutMs} ms (idle timeout)` });
       else if (now - this.lastSent >= idleTimeoutMs / 3) this.raw(UdpKind.KEEPALIVE, 0);
-    }, Math.max(10, Math.floor(idleTimeoutMs / 4)));
+    }, tickMs);
     this.timer.unref();
   }
 
@@ -122,6 +130,7 @@ export class UdpConnection implements MessageConnection {
     if (this.ended) return;
     this.lastReceived = Date.now();
     if (kind === UdpKind.CLOSE) this.end({ reason: 'closed by peer' });
+    if (kind === UdpKind.KEEPALIVE) this.counters.keepalives++;
     if (kind !== UdpKind.DATA) return;
     // Serial-number arithmetic (RFC 1982) so the 32-bit sequence may wrap.
     const ahead = (sequence - this.lastDelivered) >>> 0;

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MessageConnection } from '../../src/bearer/bearer.js';
 import type { UdpListener } from '../../src/bearer/udp.js';
 import { UdpConnection, UdpKind, encodeUdpDatagram, udpBearer } from '../../src/bearer/udp.js';
 import { PeerwayError } from '../../src/errors.js';
@@ -42,6 +41,21 @@ async function rawPeer(port: number) {
   };
 }
 
+/**
+ * Sends DATA datagrams one at a time, each only after the receiver has accounted for the one before
+ * (delivered or dropped), so loopback cannot reorder them: these tests are about what the receiver does.
+ */
+async function sendInOrder(peer: Awaited<ReturnType<typeof rawPeer>>, c: Collector, sequences: number[]): Promise<void> {
+  const handled = () => {
+    const st = (c.connection as UdpConnection).stats();
+    return st.delivered + st.droppedStale + st.droppedDuplicate;
+  };
+  for (const [i, seq] of sequences.entries()) {
+    await peer.data(seq);
+    await c.until(() => handled() === i + 1, `datagram ${seq} to be handled`);
+  }
+}
+
 async function udpServer(attributes: Record<string, string> = {}) {
   const accepted: Collector[] = [];
   const listener = (await udpBearer.listen({ ...local }, (c) => accepted.push(new Collector(c)), { attributes })) as UdpListener;
@@ -64,16 +78,12 @@ describe('connect.bearer.udp', () => {
       await peer.connect(42);
       await until(() => peer.received.length === 1, 'ACCEPT');
       assert.equal(peer.received[0]![1], UdpKind.ACCEPT);
-      for (const seq of [1, 2, 2, 1, 5, 4, 3, 6, 6]) {
-        await peer.data(seq);
-        await sleep(2); // keep loopback order: this test is about what the receiver does with it
-      }
+      await until(() => s.accepted.length === 1, 'the connection');
       const c = s.accepted[0]!;
-      await until(() => c.messages.length === 4, 'the delivered datagrams');
-      await sleep(20);
+      await sendInOrder(peer, c, [1, 2, 2, 1, 5, 4, 3, 6, 6]);
       assert.deepEqual(c.messages.map(String), ['#1', '#2', '#5', '#6']);
       assert.ok(c.connection instanceof UdpConnection);
-      assert.deepEqual(c.connection.stats(), { delivered: 4, droppedStale: 2, droppedDuplicate: 3, sent: 0 });
+      assert.deepEqual(c.connection.stats(), { delivered: 4, droppedStale: 2, droppedDuplicate: 3, sent: 0, keepalives: 0 });
     } finally {
       await peer.close();
       await s.listener.close();
@@ -86,13 +96,8 @@ describe('connect.bearer.udp', () => {
     try {
       await peer.connect(7);
       await until(() => s.accepted.length === 1, 'the connection');
-      for (const seq of [1, 0x7fffffff, 0xfffffff0, 5, 0xfffffff1]) {
-        await peer.data(seq);
-        await sleep(2);
-      }
       const c = s.accepted[0]!;
-      await until(() => c.messages.length === 4, 'the delivered datagrams');
-      await sleep(20);
+      await sendInOrder(peer, c, [1, 0x7fffffff, 0xfffffff0, 5, 0xfffffff1]);
       assert.deepEqual(c.messages.map(String), ['#1', `#${0x7fffffff}`, `#${0xfffffff0}`, '#5']);
       assert.equal((c.connection as UdpConnection).stats().droppedStale, 1);
     } finally {
@@ -201,9 +206,12 @@ describe('connect.bearer.udp', () => {
     const attributes = { idleTimeoutMs: '200' };
     const s = await udpServer(attributes);
     try {
-      const client: MessageConnection = await udpBearer.connect(s.listener.address, { attributes });
+      const client = (await udpBearer.connect(s.listener.address, { attributes })) as UdpConnection;
       const c = new Collector(client);
-      await sleep(600);
+      await until(() => s.accepted.length === 1, 'the connection');
+      const server = s.accepted[0]!.connection as UdpConnection;
+      // Four keepalives each way span more than the 200 ms idle timeout (one goes out every ~100 ms).
+      await until(() => client.stats().keepalives >= 4 && server.stats().keepalives >= 4, 'keepalives both ways', 5000);
       assert.equal(c.closes.length, 0);
       assert.equal(s.accepted[0]!.closes.length, 0);
       client.send(Buffer.from('still here'));

@@ -16,7 +16,7 @@ test('a runner killed mid-call fails the pending call with SERVICE_GONE and ends
   const s = await client.startSession('Types');
   const ended = new Promise<PeerwayError>((resolve) => s.once('ended', resolve));
   const pending = s.call('slow', { ms: 10_000 }, { timeoutMs: 8000 });
-  await new Promise((r) => setTimeout(r, 100));
+  await runner.waitFor(/slow call started/, { stream: 'stderr' });
   runner.child.kill('SIGKILL');
   await assert.rejects(pending, (e: PeerwayError) => e.code === 'SERVICE_GONE' && /Types/.test(e.message));
   assert.equal((await ended).code, 'SERVICE_GONE');
@@ -26,11 +26,11 @@ test('a runner killed mid-call fails the pending call with SERVICE_GONE and ends
 
 test('the server closing fails pending calls with CONNECTION_CLOSED, not a hang', async (t) => {
   const server = await startServer(t);
-  await startRunner(t, server.url, [TYPES]);
+  const runner = await startRunner(t, server.url, [TYPES]);
   const client = await connectClient(t, server.url);
   const s = await client.startSession('Types');
   const pending = s.call('slow', { ms: 10_000 }, { timeoutMs: 8000 });
-  await new Promise((r) => setTimeout(r, 100));
+  await runner.waitFor(/slow call started/, { stream: 'stderr' });
   server.proc.child.kill('SIGKILL');
   await assert.rejects(pending, (e: PeerwayError) => e.code === 'CONNECTION_CLOSED');
 });
@@ -39,8 +39,11 @@ test('the server closing fails pending calls with CONNECTION_CLOSED, not a hang'
 async function rawClient(port: number, hello = true): Promise<net.Socket> {
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((r, j) => sock.once('connect', r).once('error', j));
+  if (hello) {
+    sock.write(encodeFrame(encodeMessage({ type: 'hello', version: PROTOCOL_VERSION, role: 'client' })));
+    await new Promise((r) => sock.once('data', r)); // the welcome: the hello is complete
+  }
   sock.resume(); // drain what the server sends, so its close is seen
-  if (hello) sock.write(encodeFrame(encodeMessage({ type: 'hello', version: PROTOCOL_VERSION, role: 'client' })));
   return sock;
 }
 
@@ -61,7 +64,6 @@ for (const [what, bytes, logged] of malformed) {
     const good = await connectClient(t, server.url);
     const s = await good.startSession('Types');
     const bad = await rawClient(server.port);
-    await new Promise((r) => setTimeout(r, 50)); // let the hello complete
     bad.write(bytes);
     await closed(bad);
     await server.proc.waitFor(logged, { stream: 'stderr', timeoutMs: 5000 });
