@@ -1,9 +1,9 @@
-// gRPC-js unary echo server: the outside reference for call round trips (service: src/bench/grpc-echo-service.ts).
+// gRPC-js unary echo server: the outside reference for call round trips (service: grpc-echo-service.mjs).
 // Prints `ready <port>`.
 import grpc from '@grpc/grpc-js';
 import { exitWithParent } from './framing.mjs';
-// The service definition both ends share; the bench runs from dist/, so it is built.
-import { ECHO_SERVICE } from '../../dist/bench/grpc-echo-service.js';
+// The service definition both ends share (bench/grpc-client.ts imports it too).
+import { ECHO_SERVICE } from './grpc-echo-service.mjs';
 
 exitWithParent();
 const server = new grpc.Server();

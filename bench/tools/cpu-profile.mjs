@@ -1,4 +1,4 @@
-// Preload for `peerway bench --cpu-prof DIR`: Node 20 refuses --cpu-prof in NODE_OPTIONS, and the bench
+// Preload for `npm run bench -- --cpu-prof DIR`: Node 20 refuses --cpu-prof in NODE_OPTIONS, and the bench
 // starts Peerway processes through bin/peerway, so it loads this with NODE_OPTIONS=--import instead.
 // It samples the whole process with the inspector's profiler and writes a .cpuprofile (open it in Chrome
 // DevTools or VS Code) into $PEERWAY_BENCH_CPU_PROF_DIR when the process exits.

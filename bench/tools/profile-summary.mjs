@@ -1,4 +1,4 @@
-// Summarises .cpuprofile files (from `peerway bench --cpu-prof DIR` or node --cpu-prof): the functions
+// Summarises .cpuprofile files (from `npm run bench -- --cpu-prof DIR` or node --cpu-prof): the functions
 // with the most self time, and self time per source file, so a bench result can be explained quickly.
 //   node bench/tools/profile-summary.mjs DIR_OR_FILE… [--top 25]
 import { readFileSync, readdirSync, statSync } from 'node:fs';

@@ -8,7 +8,6 @@ import { watchCommand } from './watch.js';
 import { checkCommand } from './check.js';
 import { demoCommand } from './demo.js';
 import { servicesCommand, statsCommand } from './inspect.js';
-import { benchCommand } from './bench.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -26,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const make of [serverCommand, runnerCommand, callCommand, watchCommand, servicesCommand, statsCommand, checkCommand, demoCommand, benchCommand]) {
+  for (const make of [serverCommand, runnerCommand, callCommand, watchCommand, servicesCommand, statsCommand, checkCommand, demoCommand]) {
     program.addCommand(make(setExit).exitOverride());
   }
   // A closed stdout (`peerway demo | head`) ends the command like Ctrl-C would, so long-running

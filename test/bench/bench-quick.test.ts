@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { runPeerway } from '../helpers/harness.js';
+import { execFileSync, spawn } from 'node:child_process';
+import { ROOT } from '../helpers/harness.js';
 
 /**
  * The bench is not a test (it asserts nothing about speed), but the suite must keep working: this runs
- * `peerway bench --quick` once as a real process and checks that every scenario produced numbers, that the
- * table was printed and that the JSON results carry the machine description.
+ * `npm run bench -- --quick` once as a real process (`node --import tsx bench/main.ts`, what the script
+ * runs, minus its prebench build: npm test has just built dist/) and checks that every scenario produced
+ * numbers, that the table was printed and that the JSON results carry the machine description.
  */
 
 const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'local', 'ssl', 'udp-events', 'fanout', 'codec', 'session-start', 'scale', 'server-cpu'];
@@ -32,12 +33,12 @@ interface ScenarioJson {
   rows: RowJson[];
 }
 
-test('peerway bench --quick runs every scenario, prints the table and writes the JSON results', async (t) => {
+test('npm run bench -- --quick runs every scenario, prints the table and writes the JSON results', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'peerway-bench-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'quick.json');
 
-  const run = await runPeerway(['bench', '--quick', '--out', out], { timeoutMs: 55_000 });
+  const run = await runBench(['--quick', '--out', out], 55_000);
   assert.equal(run.code, 0, `bench exited with ${run.code}\n--- stdout:\n${run.stdout}\n--- stderr:\n${run.stderr}`);
 
   const report = JSON.parse(readFileSync(out, 'utf8')) as { quick: boolean; machine: Record<string, unknown>; scenarios: ScenarioJson[] };
@@ -86,6 +87,31 @@ test('peerway bench --quick runs every scenario, prints the table and writes the
     }
   }
 });
+
+/**
+ * Runs bench/main.ts to completion as its own process and returns its exit code and output. Past
+ * `timeoutMs` it gets SIGTERM (the bench stops the processes it started and exits 1), then SIGKILL.
+ */
+function runBench(args: string[], timeoutMs: number): Promise<{ code: number | NodeJS.Signals; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let kill: NodeJS.Timeout | undefined;
+  const term = setTimeout(() => {
+    child.kill('SIGTERM');
+    kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+  }, timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve({ code: code ?? signal ?? 1, stdout, stderr });
+    });
+  });
+}
 
 function installed(command: string): boolean {
   try {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { onOneCore, oneCoreUnavailable } from '../../src/bench/one-core.js';
+import { onOneCore, oneCoreUnavailable } from '../../bench/one-core.js';
 
 /** The CPU affinity mask of a process as taskset prints it (hex, no 0x). */
 function mask(pid: number): string {

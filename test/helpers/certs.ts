@@ -5,7 +5,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+/*
+ * The one certificate generator of the repository: the tests use it, and so does the benchmark suite
+ * (bench/context.ts, for its ssl scenario and raw TLS baseline, which take `ca` and `server`). Both are
+ * development code outside the library, so the generator lives here with the other test helpers and is
+ * never shipped in dist/.
+ */
+
+const exec = promisify(execFile);
+
+/** Runs openssl; a missing binary is reported as what it is, with the fix. */
+async function run(command: string, args: string[]): Promise<void> {
+  try {
+    await exec(command, args);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(`${command} is not installed: throw-away test and bench certificates are made with the openssl CLI (install openssl)`, { cause: err });
+    }
+    throw err;
+  }
+}
 
 /**
  * A PEM certificate and its private key on disk. The field names are the ssl bearer's attribute names, so

@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
-import { decodeMessage, encodeMessage } from '../../wire/codec.js';
-import type { Message } from '../../wire/messages.js';
+import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
+import type { Message } from '../../src/wire/messages.js';
 import { rateFigure, rateRounds, type RateSample, type RateSeries } from '../measure.js';
 import type { Scenario } from '../scenario.js';
 

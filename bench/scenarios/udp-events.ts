@@ -1,6 +1,6 @@
-import type { Session } from '../../client/session.js';
-import { encodeMessage } from '../../wire/codec.js';
-import { UDP_HEADER_BYTES } from '../../bearer/udp.js';
+import type { Session } from '../../src/client/session.js';
+import { encodeMessage } from '../../src/wire/codec.js';
+import { UDP_HEADER_BYTES } from '../../src/bearer/udp.js';
 import { describeRoute, directRoute } from '../context.js';
 import { rateFigure, rateRounds, round3, type RateSample, type RateSeries, type RateStats } from '../measure.js';
 import { naFigure } from '../model.js';

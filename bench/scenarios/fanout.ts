@@ -1,5 +1,5 @@
-import type { PeerwayClient } from '../../client/client.js';
-import { encodeMessage } from '../../wire/codec.js';
+import type { PeerwayClient } from '../../src/client/client.js';
+import { encodeMessage } from '../../src/wire/codec.js';
 import { brokerSide, startBroker, which, type OutsideBroker } from '../brokers.js';
 import { SERVICE_NAMES, describeRoute, directRoute, type BenchContext } from '../context.js';
 import { rateFigure, rateRounds, sleep } from '../measure.js';

@@ -1,5 +1,5 @@
-import { PeerwayError } from '../errors.js';
-import { ECHO_SERVICE } from './grpc-echo-service.js';
+import { PeerwayError } from '../src/errors.js';
+import { ECHO_SERVICE } from './peers/grpc-echo-service.mjs';
 
 /** A unary echo client for bench/peers/grpc-server.mjs. */
 export interface GrpcEcho {

@@ -3,10 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { connect, type ClientOptions, type PeerwayClient } from '../client/client.js';
-import type { Session } from '../client/session.js';
-import { startPeerway, type PeerwayProcess } from '../cli/peerway-process.js';
-import { makeBenchCertificates, type BenchCertificates } from './certs.js';
+import { connect, type ClientOptions, type PeerwayClient } from '../src/client/client.js';
+import type { Session } from '../src/client/session.js';
+import { startPeerway, type PeerwayProcess } from '../src/cli/peerway-process.js';
+import { makeTestCertificates } from '../test/helpers/certs.js';
 import { NA_SERVER_ROUTE } from './model.js';
 import type { Plan } from './plan.js';
 import type { Progress } from './progress.js';
@@ -17,6 +17,13 @@ import type { RawAddress } from './raw-clients.js';
 export type ServiceKind = 'direct' | 'udp' | 'routed' | 'local' | 'ssl';
 /** Service names, as declared in the XML files. */
 export const SERVICE_NAMES: Record<ServiceKind, string> = { direct: 'BenchDirect', udp: 'BenchUdp', routed: 'BenchRouted', local: 'BenchLocal', ssl: 'BenchSsl' };
+
+/** Paths of a throw-away CA and a server certificate for `localhost` / 127.0.0.1 signed by it. */
+export interface BenchCertificates {
+  ca: string;
+  certificate: string;
+  key: string;
+}
 
 /** A Peerway server process started for the bench. */
 export interface BenchServer {
@@ -225,9 +232,16 @@ export class BenchContext {
     return e;
   }
 
-  /** The throw-away CA and server certificate (generated once per run). */
+  /**
+   * The throw-away CA and server certificate (generated once per run into the temp dir, with the test
+   * suite's generator: one openssl recipe for both).
+   */
   certs(): Promise<BenchCertificates> {
-    this.certsPromise ??= makeBenchCertificates(this.tmp);
+    this.certsPromise ??= makeTestCertificates(path.join(this.tmp, 'certs')).then((c) => ({
+      ca: c.ca.certificate,
+      certificate: c.server.certificate,
+      key: c.server.key,
+    }));
     return this.certsPromise;
   }
 

@@ -1,5 +1,5 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import { PeerwayError } from '../errors.js';
+import { PeerwayError } from '../src/errors.js';
 import type { Figure } from './model.js';
 
 /**

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PeerwayError } from '../errors.js';
+import { PeerwayError } from '../src/errors.js';
 
-/** The repository's bench/ folder (service fixtures and raw baseline peers), from dist/bench or src/bench. */
-export const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
+/** The repository's bench/ folder (this module's own): service fixtures, raw baseline peers, tools, results. */
+export const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 /** A path inside bench/. */
 export const benchFile = (...parts: string[]): string => path.join(BENCH_DIR, ...parts);
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Session } from '../../client/session.js';
+import type { Session } from '../../src/client/session.js';
 import { connectGrpcEcho } from '../grpc-client.js';
 import { describeRoute, directRoute, type BenchContext } from '../context.js';
 import { latencyFigure, latencyRounds, type LatencySeries, type LatencyStats } from '../measure.js';
@@ -67,7 +67,7 @@ type RowSpec = Parameters<ScenarioOutput['row']>[0];
 /**
  * Measures the series as they run (the judged row), then again with every bench process on one CPU (the
  * same row, `…, one core`): the first is what a user gets from the scheduler, the second Peerway's own cost,
- * steady from run to run (see src/bench/one-core.ts). Where taskset is missing, a note says so instead.
+ * steady from run to run (see bench/one-core.ts). Where taskset is missing, a note says so instead.
  */
 async function rowsWithOneCore(ctx: BenchContext, out: ScenarioOutput, series: LatencySeries[], rows: (stats: Map<string, LatencyStats>) => RowSpec[]): Promise<void> {
   for (const r of rows(await latencyRounds(series, ctx.plan.rtt, step(ctx)))) out.row(r);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Session } from '../../client/session.js';
+import type { Session } from '../../src/client/session.js';
 import { describeRoute, directRoute } from '../context.js';
 import { hasProcfs, readCpuSeconds } from '../machine.js';
 import { pipelined, round3, withDeadline } from '../measure.js';

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import dgram from 'node:dgram';
-import { PeerwayError } from '../errors.js';
-import { FrameDecoder, encodeFrame } from '../wire/frame-decoder.js';
+import { PeerwayError } from '../src/errors.js';
+import { FrameDecoder, encodeFrame } from '../src/wire/frame-decoder.js';
 
 /** Where a raw client connects: TCP port, Unix socket path, or TLS port with the CA to trust. */
 export type RawAddress = { kind: 'tcp'; port: number } | { kind: 'uds'; path: string } | { kind: 'tls'; port: number; ca: Buffer };

@@ -1,4 +1,4 @@
-import type { PeerwayClient } from '../../client/client.js';
+import type { PeerwayClient } from '../../src/client/client.js';
 import { SERVICE_NAMES } from '../context.js';
 import { hasProcfs, readCpuSeconds, readRssMB } from '../machine.js';
 import { round3, sleep } from '../measure.js';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { PeerwayError } from '../errors.js';
+import { PeerwayError } from '../src/errors.js';
 import type { BenchContext } from './context.js';
 import { sleep } from './measure.js';
 import { DRAIN_MS, type FanoutSide } from './scenarios/fanout-round.js';

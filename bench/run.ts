@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PeerwayError } from '../errors.js';
+import { PeerwayError } from '../src/errors.js';
 import { BenchContext } from './context.js';
 import { machineInfo } from './machine.js';
 import { round3, withDeadline } from './measure.js';
@@ -23,7 +23,7 @@ import { serverCpu } from './scenarios/server-cpu.js';
 /** Every scenario, in the order they run and print. */
 export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, codec, sessionStart, scale, serverCpu];
 
-/** The options of `peerway bench`. */
+/** The options of the bench (`npm run bench -- …`, parsed in bench/main.ts). */
 export interface BenchOptions {
   quick: boolean;
   /** Substrings of scenario ids or titles; none = all. */

@@ -1,4 +1,4 @@
-import type { Session } from '../../client/session.js';
+import type { Session } from '../../src/client/session.js';
 import { SERVICE_NAMES, describeRoute, directRoute } from '../context.js';
 import { latencyFigure, latencyRounds, type LatencySeries } from '../measure.js';
 import { TARGETS, naFigure } from '../model.js';
