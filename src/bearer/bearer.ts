@@ -1,4 +1,7 @@
 import type { PeerwayError } from '../errors.js';
+import type { MessageConnection } from '../wire/connection.js';
+
+export type { CloseInfo, ConnectionHandlers, MessageConnection } from '../wire/connection.js';
 
 /**
  * The pluggable transport contract. The core (server, runner, client, routing) only ever talks to these
@@ -23,6 +26,11 @@ export interface BearerOptions {
   attributes?: BearerAttributes;
   /** Largest message accepted or sent, in bytes. */
   maxMessageBytes?: number;
+  /**
+   * Receives what cannot be reported to a caller: refused handshakes on a listener (a plain tcp client on
+   * a TLS port, a refused client certificate) and configuration warnings (ssl's `verify=false`).
+   */
+  onWarning?: (message: string, error?: PeerwayError) => void;
 }
 
 export interface ConnectOptions extends BearerOptions {
@@ -30,48 +38,31 @@ export interface ConnectOptions extends BearerOptions {
   timeoutMs?: number;
 }
 
-export interface CloseInfo {
-  /** Human-readable reason, for logs. */
-  reason: string;
-  /** Set when the close was caused by an error (protocol violation, socket error, oversized frame). */
-  error?: PeerwayError;
-}
-
-export interface ConnectionHandlers {
-  message(payload: Buffer): void;
-  close(info: CloseInfo): void;
-  /** Called when a connection that returned false from send() can take more. */
-  drain?(): void;
-}
-
-/** A connection carrying whole messages in order (reliable bearers) or best effort (unreliable ones). */
-export interface MessageConnection {
-  readonly bearer: string;
-  /** Whether messages arrive in order and none is lost. */
-  readonly reliable: boolean;
-  /** Peer address for logs, e.g. `127.0.0.1:53122`. */
-  readonly remote: string;
-  /**
-   * Attaches the handlers and starts delivery. Messages that arrived earlier are delivered now, so a
-   * connection handed out by `connect()` or a listener never loses its first message.
-   */
-  start(handlers: ConnectionHandlers): void;
-  /**
-   * Queues one message. Returns false when the outgoing buffer is above its high-water mark (the caller
-   * should wait for `drain`). Throws PeerwayError FRAME_TOO_LARGE for a message above the size limit and
-   * CONNECTION_CLOSED after close.
-   */
-  send(payload: Uint8Array): boolean;
-  /** Closes after flushing what was queued; handlers.close fires once. */
-  close(reason?: string): void;
-  readonly closed: boolean;
-}
-
 export interface Listener {
   /** The bound address (an ephemeral port 0 is resolved to the real one). */
   readonly address: BearerAddress;
   /** Stops accepting and closes every connection it accepted. */
   close(): Promise<void>;
+}
+
+/** Who can reach a listener of a bearer: anyone on the network, processes on the same host, or only the same process. */
+export type BearerReach = 'network' | 'host' | 'process';
+
+/**
+ * When a client that did not choose its bearers offers this one for peer-to-peer routes: always, only
+ * when it has an adapter (attributes) for it or reaches the server over it, or never (opt-in only).
+ */
+export type BearerOffer = 'always' | 'when-configured' | 'never';
+
+/** What a bearer attribute holds: a PEM file path, a whole number, true/false, or free text. */
+export type AttributeKind = 'pem' | 'number' | 'boolean' | 'text';
+
+/** Where a service's peer-to-peer link listens when its `<link>` gives no address of its own. */
+export interface LinkListenContext {
+  /** The runner's `--p2p-host` (for host/port bearers). */
+  host: string;
+  service: string;
+  link: string;
 }
 
 export interface Bearer {
@@ -85,6 +76,36 @@ export interface Bearer {
    * counting the address ones (host, port, path). Configuration files are checked against it; absent means none.
    */
   readonly attributes?: readonly string[];
+  /** How configuration files check the value of each attribute; absent ones are free text. */
+  readonly attributeKinds?: Readonly<Record<string, AttributeKind>>;
+  /** Attributes a listener cannot start without (ssl: `certificate` and `key`). */
+  readonly listenerNeeds?: readonly string[];
+  /** How a runner gets `listenerNeeds` for its link listeners, in words for a user. */
+  readonly listenerHelp?: string;
+  /** The address attributes of a `<connectionadapter>` (default `host` and `port`). */
+  readonly addressAttributes?: readonly string[];
+  /** Who can reach its listeners (default `network`): routing offers a direct route only to clients that can. */
+  readonly reach?: BearerReach;
+  /** Whether clients offer it for peer-to-peer routes by default (default `always`). */
+  readonly offer?: BearerOffer;
+  /** The fix, in words for a user, when a route needs this bearer and the client cannot use it. */
+  readonly howToConfigure?: string;
+  /** Where a link listener binds by default (default: `host`, an ephemeral port). */
+  linkListenAddress?(context: LinkListenContext): BearerAddress;
+  /**
+   * Parses a `path` address attribute of a configuration file (relative to `baseDir`), or says what is
+   * wrong with it. Bearers without it take no path.
+   */
+  parsePathAttribute?(value: string, baseDir: string): { path: string } | { problem: string };
+  /** Parses this bearer's URLs when they are not SCHEME://HOST:PORT[/PATH] (Unix socket paths, names). */
+  parseUrl?(url: string): BearerAddress;
+  /** The inverse of parseUrl. */
+  formatUrl?(address: BearerAddress): string;
+  /**
+   * The likely cause when a peer at `address` closed the connection during the hello without a word (a
+   * plain tcp client on a TLS port), or undefined when this bearer has no better guess.
+   */
+  explainSilentClose?(address: BearerAddress): string | undefined;
   listen(address: BearerAddress, onConnection: (connection: MessageConnection) => void, options?: BearerOptions): Promise<Listener>;
   connect(address: BearerAddress, options?: ConnectOptions): Promise<MessageConnection>;
 }

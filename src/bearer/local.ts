@@ -1,12 +1,12 @@
 import net from 'node:net';
 import { lstat, stat, unlink } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import os from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { PeerwayError } from '../errors.js';
 import type { Bearer, BearerAddress, BearerOptions, ConnectOptions, Listener, MessageConnection } from './bearer.js';
 import { SlabReader } from './slab-reader.js';
 import { StreamConnection } from './stream-connection.js';
 import { connectSocket, listenSocketServer } from './socket-helpers.js';
-import type { BearerUrlSyntax } from './registry.js';
 
 const LOCAL_ID = 'connect.bearer.local';
 /** How long the stale-socket probe waits: a live listener accepts at once, even when busy (backlog). */
@@ -19,10 +19,26 @@ const PROBE_TIMEOUT_MS = 1000;
  * an abstract-namespace name written `local://@name` and held as `path: '\0name'` (the form Node's `net`
  * takes). Abstract sockets have no file, so there is nothing stale to clean and nothing to remove.
  */
-export const localBearer: Bearer & BearerUrlSyntax = {
+export const localBearer: Bearer = {
   id: LOCAL_ID,
   schemes: ['local'],
   reliable: true,
+  addressAttributes: ['path'],
+  reach: 'host',
+  howToConfigure: 'Run the client on the same host as the service, or change the route so a tcp route follows the local one',
+
+  /** A socket file per process, service and link in the temp directory: unique without configuration. */
+  linkListenAddress({ service, link }) {
+    return { bearer: LOCAL_ID, path: join(os.tmpdir(), `peerway-${process.pid}-${service}-${link}.sock`) };
+  },
+
+  parsePathAttribute(value: string, baseDir: string) {
+    if (value.startsWith('@')) {
+      return value.length === 1 ? { problem: 'an abstract socket name follows the @, e.g. @peerway' } : { path: `\0${value.slice(1)}` };
+    }
+    if (value === '') return { problem: 'path must name a socket file, e.g. /run/peerway.sock' };
+    return { path: resolve(baseDir, value) };
+  },
 
   async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: BearerOptions = {}): Promise<Listener> {
     const path = requirePath(address);

@@ -2,6 +2,7 @@ import { PeerwayError } from '../errors.js';
 import type { Bearer, BearerAddress } from './bearer.js';
 import { formatHost, tcpBearer } from './tcp.js';
 import { localBearer } from './local.js';
+import { memoryBearer } from './memory.js';
 import { sslBearer } from './ssl.js';
 import { udpBearer } from './udp.js';
 import { wsBearer } from './ws.js';
@@ -9,18 +10,7 @@ import { wsBearer } from './ws.js';
 /**
  * Bearer id → implementation, and URL scheme → bearer. Adding a bearer is one line here.
  */
-const BEARERS: Bearer[] = [tcpBearer, sslBearer, udpBearer, localBearer, wsBearer];
-
-/** Optional hooks for a bearer whose addresses are not HOST:PORT (Unix socket paths); used when present. */
-export interface BearerUrlSyntax {
-  parseUrl(url: string): BearerAddress;
-  formatUrl(address: BearerAddress): string;
-}
-
-function urlSyntax(bearer: Bearer): BearerUrlSyntax | undefined {
-  const b = bearer as Bearer & Partial<BearerUrlSyntax>;
-  return b.parseUrl && b.formatUrl ? (b as BearerUrlSyntax) : undefined;
-}
+const BEARERS: Bearer[] = [tcpBearer, sslBearer, udpBearer, localBearer, wsBearer, memoryBearer];
 
 const byId = new Map<string, Bearer>();
 const byScheme = new Map<string, Bearer>();
@@ -65,8 +55,7 @@ export function parseBearerUrl(url: string, defaultPort = 2002): BearerAddress {
     const schemes = [...byScheme.keys()].map((s) => `${s}://`).join(', ');
     throw new PeerwayError('BEARER_UNKNOWN', `unknown URL scheme "${scheme}://" in "${url}"; use one of ${schemes}`);
   }
-  const own = urlSyntax(bearer);
-  if (own) return own.parseUrl(text);
+  if (bearer.parseUrl) return bearer.parseUrl(text);
   let parsed: URL;
   try {
     parsed = new URL(text.replace(/^[a-z]+:/, 'http:'));
@@ -83,8 +72,7 @@ export function parseBearerUrl(url: string, defaultPort = 2002): BearerAddress {
 /** The inverse of parseBearerUrl, for logs and `listening …` lines. */
 export function formatBearerUrl(address: BearerAddress): string {
   const bearer = getBearer(address.bearer);
-  const own = urlSyntax(bearer);
-  if (own) return own.formatUrl(address);
+  if (bearer.formatUrl) return bearer.formatUrl(address);
   const scheme = bearer.schemes[0];
   const hostPart = address.host !== undefined ? `${formatHost(address.host)}${address.port !== undefined ? `:${address.port}` : ''}` : '';
   return `${scheme}://${hostPart}${address.path ?? ''}`;

@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { PeerwayError } from '../errors.js';
-import type { Bearer, BearerAddress, BearerAttributes, ConnectOptions, Listener, MessageConnection } from './bearer.js';
+import type { Bearer, BearerAddress, BearerAttributes, BearerOptions, ConnectOptions, Listener, MessageConnection } from './bearer.js';
 import { SlabReader } from './slab-reader.js';
 import { StreamConnection } from './stream-connection.js';
 import { connectSocket, listenSocketServer } from './socket-helpers.js';
@@ -17,16 +17,6 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
  * waiting (at most this long) for them, or for the refusal, makes connect() report mutual-TLS failures.
  */
 const TLS13_SETTLE_MS = 500;
-
-/** Options of the ssl bearer: the common ones plus a sink for warnings that concern no connection. */
-export interface SslBearerOptions extends ConnectOptions {
-  /**
-   * Receives what cannot be reported to a caller: refused handshakes on a listener (a plain tcp client on
-   * this port, a refused client certificate) and, once per sink, the `verify=false` warning. Without it the
-   * verify warning goes to `process.emitWarning` and handshake refusals are dropped.
-   */
-  onWarning?: (message: string, error?: PeerwayError) => void;
-}
 
 interface SslConfig {
   files: Partial<Record<'certificate' | 'key' | 'ca', { path: string; pem: Buffer }>>;
@@ -46,8 +36,21 @@ export const sslBearer: Bearer = {
   schemes: ['ssl', 'tls'],
   reliable: true,
   attributes: ['certificate', 'key', 'ca', 'passphrase', 'verify', 'serverName', 'requireClientCertificate'],
+  attributeKinds: { certificate: 'pem', key: 'pem', ca: 'pem', verify: 'boolean', requireClientCertificate: 'boolean' },
+  listenerNeeds: ['certificate', 'key'],
+  listenerHelp:
+    'an ssl link listens with a certificate and its key, and this runner has none: ' +
+    'pass --link-cert FILE --link-key FILE, or add <attribute name="certificate" value="FILE"/> and <attribute name="key" value="FILE"/> ' +
+    `to the ${SSL_ID} <connectionadapter> of --config (in code: the runner's adapters["${SSL_ID}"].certificate and .key)`,
+  // A client needs at least the CA to verify a service, so it offers ssl only once it has an adapter for it.
+  offer: 'when-configured',
+  howToConfigure:
+    'Configure a connect.bearer.ssl connection adapter on the client: ' +
+    "on the command line pass --ca FILE (the CA that signed the service's certificate; add --cert FILE --key FILE if the service requires a client certificate); " +
+    'or in a file given with --config add <connectionadapter type="connect.bearer.ssl"><attribute name="ca" value="FILE"/></connectionadapter>; ' +
+    'or in code connect(url, { adapters: { "connect.bearer.ssl": { ca: "FILE" } } })',
 
-  async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: SslBearerOptions = {}): Promise<Listener> {
+  async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: BearerOptions = {}): Promise<Listener> {
     const config = await loadConfig(options.attributes ?? {});
     const { certificate, key, ca } = config.files;
     for (const [name, file] of [['certificate', certificate], ['key', key]] as const) {
@@ -96,7 +99,7 @@ export const sslBearer: Bearer = {
     };
   },
 
-  async connect(address: BearerAddress, options: SslBearerOptions = {}): Promise<MessageConnection> {
+  async connect(address: BearerAddress, options: ConnectOptions = {}): Promise<MessageConnection> {
     const config = await loadConfig(options.attributes ?? {});
     if (!!config.files.certificate !== !!config.files.key) {
       const [set, missing] = config.files.certificate ? ['certificate', 'key'] : ['key', 'certificate'];
@@ -281,7 +284,7 @@ const warnedSinks = new WeakSet<object>();
 let warnedProcess = false;
 
 /** Disabling verification is a test-only setting: say so once per warning sink, never per connection. */
-function warnVerifyOff(onWarning: SslBearerOptions['onWarning']): void {
+function warnVerifyOff(onWarning: ConnectOptions['onWarning']): void {
   const message = `${SSL_ID}: attribute verify=false: server certificates are not checked, so anyone on the path can impersonate the server; use it for tests only`;
   if (onWarning) {
     if (warnedSinks.has(onWarning)) return;

@@ -10,6 +10,15 @@ export const tcpBearer: Bearer = {
   schemes: ['tcp'],
   reliable: true,
 
+  /** A TLS server closes on a plain client's first frame without a word: the likeliest cause of silence. */
+  explainSilentClose(address: BearerAddress): string {
+    const hostPort = `${formatHost(address.host ?? '127.0.0.1')}:${address.port ?? 2002}`;
+    return (
+      'the server closed the connection during the hello without answering; ' +
+      `the port may be a connect.bearer.ssl (TLS) port: connect with ssl://${hostPort} and pass the CA that signed its certificate with --ca FILE`
+    );
+  },
+
   async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: BearerOptions = {}): Promise<Listener> {
     const server = net.createServer({ noDelay: true });
     return listenSocketServer(server, { port: address.port ?? 0, host: address.host ?? '127.0.0.1' }, (socket) => {

@@ -177,6 +177,8 @@ export const udpBearer: Bearer = {
   schemes: ['udp'],
   reliable: false,
   attributes: ['maxDatagramBytes', 'idleTimeoutMs'],
+  attributeKinds: { maxDatagramBytes: 'number', idleTimeoutMs: 'number' },
+  howToConfigure: 'Enable the udp bearer on the client (it is on by default; do not pass --no-udp)',
 
   async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: BearerOptions = {}): Promise<UdpListener> {
     const host = address.host ?? '127.0.0.1';

@@ -157,6 +157,11 @@ export const wsBearer: Bearer = {
   id: WS_ID,
   schemes: ['ws'],
   reliable: true,
+  addressAttributes: ['host', 'port', 'path'],
+
+  parsePathAttribute(value: string) {
+    return value.startsWith('/') ? { path: value } : { problem: `path "${value}" must start with /, e.g. /peerway` };
+  },
 
   async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: BearerOptions = {}): Promise<Listener> {
     const host = address.host ?? '127.0.0.1';

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { PeerwayError } from '../errors.js';
 import type { MethodDef, ServiceDefinition } from '../definition/model.js';
-import { fromJsonValue, parseTextValue, toJsonValue } from '../definition/values.js';
+import { fromJsonValue, parseTextValue, toJsonValue } from '../definition/value-text.js';
 import { addServerOption, printLine, reportError, EXIT_OK } from './common.js';
 import { addClientBearerOptions, withClient, type ClientCliOptions } from './with-client.js';
 

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { availableBearerIds } from '../bearer/registry.js';
 import { checkDefinitionFile } from '../definition/load-definition.js';
 import { fixTypographicQuotes } from '../definition/quote-hints.js';
 import { formatDiagnostic } from '../definition/model.js';
@@ -21,7 +22,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
         let failed = false;
         for (const file of files) {
           if (opts.fix) await fixFile(file);
-          const { diagnostics, definition } = await checkDefinitionFile(file);
+          const { diagnostics, definition } = await checkDefinitionFile(file, { bearers: availableBearerIds() });
           for (const d of diagnostics) await printLine(formatDiagnostic(d));
           if (!definition || diagnostics.some((d) => d.severity === 'error')) {
             failed = true;

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { connect, type PeerwayClient } from '../client/client.js';
 import type { DataChange, ServiceEvent } from '../client/session.js';
-import { toJsonValue } from '../definition/values.js';
+import { toJsonValue } from '../definition/value-text.js';
 import { positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
 import { startPeerway, type PeerwayProcess } from './peerway-process.js';
 

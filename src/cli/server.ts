@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { BearerAddress } from '../bearer/bearer.js';
-import { formatBearerUrl, parseBearerUrl } from '../bearer/registry.js';
+import { formatBearerUrl, getBearer, parseBearerUrl } from '../bearer/registry.js';
 import { PeerwayError } from '../errors.js';
 import { formatHost } from '../bearer/tcp.js';
 import { PeerwayServer, type ListenSpec } from '../server/server.js';
@@ -41,11 +41,12 @@ export function serverCommand(setExit: (code: number) => void): Command {
       const config = opts.config ? await loadPeerwayConfig(opts.config, 'server') : undefined;
       const attributes = adaptersOf(config);
       const listen: ListenSpec[] = (opts.listen ?? []).map((a) => (attributes[a.bearer] ? { ...a, attributes: attributes[a.bearer] } : a));
-      const bare = listen.find((l) => l.bearer === 'connect.bearer.ssl' && !l.attributes);
-      if (bare) {
+      for (const l of listen) {
+        const missing = (getBearer(l.bearer).listenerNeeds ?? []).filter((n) => !l.attributes?.[n]);
+        if (missing.length === 0) continue;
         throw new PeerwayError(
           'USAGE',
-          `--listen ${formatBearerUrl(bare)}: an ssl listener needs a certificate and its key; give --config FILE with <connectionadapter type="connect.bearer.ssl"> holding <attribute name="certificate" value="FILE"/> and <attribute name="key" value="FILE"/> (docs/bearers.md)`,
+          `--listen ${formatBearerUrl(l)}: a ${l.bearer} listener needs ${missing.join(' and ')}; give --config FILE with <connectionadapter type="${l.bearer}"> holding ${missing.map((n) => `<attribute name="${n}" value="FILE"/>`).join(' and ')} (docs/bearers.md)`,
         );
       }
       if (config) listen.push(...listenersOf(config));

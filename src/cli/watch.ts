@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { RuntimeDataNode } from '../definition/model.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
-import { toJsonValue } from '../definition/values.js';
+import { toJsonValue } from '../definition/value-text.js';
 import type { PeerwayError } from '../errors.js';
 import type { DataChange, ServiceEvent, Session } from '../client/session.js';
 import { addServerOption, collect, positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';

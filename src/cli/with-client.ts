@@ -14,14 +14,15 @@ export interface ClientCliOptions extends AdapterCliOptions {
 /** Adds the peer-to-peer options of a client: which bearers it offers. */
 export function addClientBearerOptions(cmd: Command): Command {
   return cmd
-    .option('--bearers <ids>', 'comma-separated bearers offered for peer-to-peer routes (default: tcp, udp, local, ws)')
-    .option('--no-udp', 'do not offer connect.bearer.udp (unreliable routes then fall back)');
+    .option('--bearers <ids>', 'comma-separated bearers offered for peer-to-peer routes (default: every bearer offered by default: tcp, udp, local, ws, and ssl with an ssl adapter)')
+    .option('--no-udp', `do not offer ${UDP} (unreliable routes then fall back)`);
 }
 
+const UDP = 'connect.bearer.udp';
+
 function bearerList(opts: ClientCliOptions): string[] | undefined {
-  let list = opts.bearers?.split(',').map((b) => b.trim()).filter(Boolean).map((b) => (b.includes('.') ? b : `connect.bearer.${b}`));
-  if (opts.udp === false) list = (list ?? ['connect.bearer.tcp', 'connect.bearer.local', 'connect.bearer.ws']).filter((b) => b !== 'connect.bearer.udp');
-  return list;
+  const list = opts.bearers?.split(',').map((b) => b.trim()).filter(Boolean).map((b) => (b.includes('.') ? b : `connect.bearer.${b}`));
+  return list && opts.udp === false ? list.filter((b) => b !== UDP) : list;
 }
 
 /**
@@ -37,6 +38,7 @@ export async function withClient<T>(command: string, opts: ClientCliOptions, wor
     agent: `peerway-cli/${process.pid}`,
     adapters,
     ...(bearers ? { bearers } : {}),
+    ...(opts.udp === false ? { withoutBearers: [UDP] } : {}),
   });
   client.on('warning', (text: string) => process.stderr.write(`peerway ${command}: warning: ${text}\n`));
   try {

@@ -1,8 +1,8 @@
 import { PeerwayError } from '../errors.js';
 import type { BearerAttributes } from '../bearer/bearer.js';
-import { formatBearerUrl, getBearer } from '../bearer/registry.js';
+import { Dialer } from '../bearer/dialer.js';
+import { formatBearerUrl } from '../bearer/registry.js';
 import type { Channel, ChannelHandlers } from '../wire/channel.js';
-import { dialHandshake } from '../wire/handshake.js';
 import type { ChosenRoute } from '../wire/messages.js';
 import type { RoutingInstructions } from '../routing/instructions.js';
 import { howToConfigure } from '../routing/route-chooser.js';
@@ -32,19 +32,14 @@ export async function openRoutes(instructions: RoutingInstructions, options: Ope
   const links = new Map<string, Channel>();
   await Promise.all(
     instructions.links.map(async (l) => {
-      const where = formatBearerUrl(l.address);
+      const attributes = options.adapters[l.address.bearer];
+      const dialer = new Dialer(l.address, {
+        connect: { ...(attributes ? { attributes } : {}), timeoutMs: options.timeoutMs },
+        hello: { role: 'link', token: l.token, session: instructions.session, link: l.name, timeoutMs: options.timeoutMs },
+        label: `link ${l.name} of ${instructions.service} at ${formatBearerUrl(l.address)}`,
+      });
       try {
-        const connection = await getBearer(l.address.bearer).connect(l.address, {
-          ...(options.adapters[l.address.bearer] ? { attributes: options.adapters[l.address.bearer] } : {}),
-          timeoutMs: options.timeoutMs,
-        });
-        const channel = await dialHandshake(connection, `link ${l.name} of ${instructions.service} at ${where}`, {
-          role: 'link',
-          token: l.token,
-          session: instructions.session,
-          link: l.name,
-          timeoutMs: options.timeoutMs,
-        });
+        const channel = await dialer.dial();
         channel.start(options.handlersFor(l.name));
         links.set(l.name, channel);
       } catch (err) {

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { PeerwayError } from '../errors.js';
-import type { ServiceDefinition } from '../definition/model.js';
+import type { ResourceKind, ServiceDefinition } from '../definition/model.js';
 import { checkArguments, checkValue } from '../definition/values.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { pathsOverlap } from '../definition/path-overlap.js';
-import type { Channel, RequestOptions } from '../wire/channel.js';
-import type { ChosenRoute, DataPush, EventPush, RequestBody } from '../wire/messages.js';
 import { RouteTable, resourceKey } from '../routing/route-table.js';
-import type { ResourceKind } from '../definition/model.js';
+import type { Channel, RequestOptions } from '../wire/channel.js';
+import type { ChosenRoute, DataPush, EventPush, ReplyTo, RequestBody } from '../wire/messages.js';
+import { callIsolated, emitIsolated } from './isolated-emit.js';
 
 /** How a message reached the client: relayed by the server, or directly from the service. */
 export type Route = 'server' | 'direct';
@@ -43,13 +43,28 @@ export interface SessionInit {
   location: 'in-process' | 'remote';
   definition: ServiceDefinition;
   routing?: string;
+  /** The secret that attaches this session to a new server connection. */
+  resume?: string;
+}
+
+/**
+ * The session's way to the server: whatever connection the client holds now. A session outlives a lost
+ * server connection (its direct links keep working) and is attached to the next one.
+ */
+export interface ServerAccess {
+  /** The current server connection; throws CONNECTION_CLOSED while there is none. */
+  channel(): Channel;
+  /** Where a listener's exception goes when the session has no `error` listener. */
+  reportListenerError(error: PeerwayError, session: Session): void;
 }
 
 /**
  * A client's session with one service. Arguments and results are checked against the service definition
  * on this side too, so a typo fails at once with BAD_ARGUMENT instead of after a round trip.
  *
- * Events: `ended` (PeerwayError) when the session ends without the client asking (service gone).
+ * Events: `ended` (PeerwayError) when the session ends without the client asking (service gone, or the
+ * server says it is gone after a reconnect); `error` (PeerwayError) when one of this session's listeners
+ * threw: delivery to the others goes on.
  */
 export class Session extends EventEmitter {
   readonly id: string;
@@ -60,10 +75,12 @@ export class Session extends EventEmitter {
   readonly routing?: string;
   /** The client's copy of the runtime data, kept current while any watch is open. */
   readonly data: RuntimeDataTree;
+  /** @internal the secret that attaches this session to a new server connection. */
+  readonly resume: string | undefined;
   private readonly eventListeners = new Map<string, Set<(e: ServiceEvent) => void>>(); // '' = all events
   private readonly dataListeners = new Map<string, Set<(c: DataChange) => void>>();
   private endedWith: PeerwayError | undefined;
-  /** Peer-to-peer links of this session, by link name. */
+  /** Peer-to-peer links of this session, by link name: the session owns them, not the server connection. */
   private links = new Map<string, Channel>();
   private routes: Record<string, ChosenRoute> = {};
   private readonly table: RouteTable;
@@ -72,7 +89,7 @@ export class Session extends EventEmitter {
 
   constructor(
     init: SessionInit,
-    private readonly channel: Channel,
+    private readonly server: ServerAccess,
     private readonly callTimeoutMs: number,
     private readonly onStopped: (id: string) => void,
   ) {
@@ -81,6 +98,7 @@ export class Session extends EventEmitter {
     this.service = init.service;
     this.location = init.location;
     this.definition = init.definition;
+    this.resume = init.resume;
     if (init.routing) this.routing = init.routing;
     this.data = new RuntimeDataTree(init.definition);
     this.table = new RouteTable(init.definition, '');
@@ -105,32 +123,6 @@ export class Session extends EventEmitter {
   /** Every resource's route, for display (`method:NAME` / `event:NAME` / `data:PATH` → route). */
   get chosenRoutes(): Record<string, ChosenRoute> {
     return { ...this.routes };
-  }
-
-  /** The channel that carries a resource: its direct link, or the server connection. */
-  private channelFor(key: string): Channel {
-    const r = this.routes[key];
-    if (r?.linkType === 'direct') {
-      const link = this.links.get(r.link ?? '');
-      if (!link || link.closed) {
-        throw new PeerwayError('LINK_FAILED', `the direct link "${r.link}" of session ${this.id} with ${this.service} is closed${link?.closeInfo ? ` (${link.closeInfo.reason})` : ''}`);
-      }
-      return link;
-    }
-    return this.channel;
-  }
-
-  private request<T>(key: string, body: RequestBody, options: RequestOptions = {}): Promise<T> {
-    let channel: Channel;
-    try {
-      channel = this.channelFor(key);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    // A plain literal, not a spread: this runs for every call.
-    const channelOptions: RequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs };
-    if (options.signal) channelOptions.signal = options.signal;
-    return channel.request<T>(body, channelOptions);
   }
 
   get ended(): boolean {
@@ -169,26 +161,20 @@ export class Session extends EventEmitter {
       set = new Set();
       this.eventListeners.set(key, set);
       try {
-        await Promise.all(this.eventChannels(key).map((c) => c.request({ type: 'subscribe', session: this.id, kind: 'event', ...(key ? { name: key } : {}) }, { timeoutMs: this.callTimeoutMs })));
+        await Promise.all(this.eventChannels(key).map((c) => c.request(eventSubscription('subscribe', this.id, key), { timeoutMs: this.callTimeoutMs })));
       } catch (err) {
         this.eventListeners.delete(key);
         throw err;
       }
     }
     set.add(listener);
+    const own = set;
     return {
       close: async () => {
-        set!.delete(listener);
-        if (set!.size === 0 && this.eventListeners.get(key) === set) {
-          this.eventListeners.delete(key);
-          if (!this.ended) {
-            await Promise.all(
-              this.eventChannels(key)
-                .filter((c) => !c.closed)
-                .map((c) => c.request({ type: 'unsubscribe', session: this.id, kind: 'event', ...(key ? { name: key } : {}) }, { timeoutMs: this.callTimeoutMs })),
-            );
-          }
-        }
+        own.delete(listener);
+        if (own.size > 0 || this.eventListeners.get(key) !== own) return;
+        this.eventListeners.delete(key);
+        await this.unsubscribeEverywhere(this.liveChannels(() => this.eventChannels(key)), eventSubscription('unsubscribe', this.id, key));
       },
     };
   }
@@ -209,35 +195,152 @@ export class Session extends EventEmitter {
     set.add(listener);
     let snapshot: unknown;
     try {
-      // The server answers first and the direct links after it: a link's snapshot comes from the service
-      // itself, so it is applied last and wins where the two overlap.
-      for (const channel of this.dataChannels(path)) {
-        const part = await channel.request({ type: 'subscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs });
-        this.data.apply(path, part);
-      }
+      await this.fetchData(path, this.dataChannels(path));
       snapshot = this.data.get(path);
     } catch (err) {
       set.delete(listener);
       if (fresh) this.dataListeners.delete(path);
       throw err;
     }
-    const ownSet = set;
+    const own = set;
     return {
       snapshot,
       close: async () => {
-        ownSet.delete(listener);
-        if (ownSet.size === 0 && this.dataListeners.get(path) === ownSet) {
-          this.dataListeners.delete(path);
-          if (!this.ended) {
-            await Promise.all(
-              this.dataChannels(path)
-                .filter((c) => !c.closed)
-                .map((c) => c.request({ type: 'unsubscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs })),
-            );
-          }
-        }
+        own.delete(listener);
+        if (own.size > 0 || this.dataListeners.get(path) !== own) return;
+        this.dataListeners.delete(path);
+        await this.unsubscribeEverywhere(this.liveChannels(() => this.dataChannels(path)), { type: 'unsubscribe', session: this.id, kind: 'data', name: path });
       },
     };
+  }
+
+  /** Stops the session; the service is told and every subscription ends. */
+  async stop(options: RequestOptions = {}): Promise<void> {
+    if (this.ended) return;
+    this.markEnded(new PeerwayError('SESSION_NOT_FOUND', `session ${this.id} was stopped`));
+    this.onStopped(this.id);
+    let channel: Channel;
+    try {
+      channel = this.server.channel();
+    } catch {
+      return; // no server connection: the server drops the detached session on its own
+    }
+    await channel.request({ type: 'stop', session: this.id }, { timeoutMs: options.timeoutMs ?? this.callTimeoutMs });
+  }
+
+  /**
+   * @internal The session was attached to a new server connection: subscribe again there to what goes
+   * through the server (the server keeps no subscriptions of a detached session), and refresh the data.
+   */
+  async resubscribe(server: Channel): Promise<void> {
+    const timeoutMs = this.callTimeoutMs;
+    const pending: Promise<unknown>[] = [];
+    for (const key of this.eventListeners.keys()) {
+      if (this.eventChannels(key).includes(server)) pending.push(server.request(eventSubscription('subscribe', this.id, key), { timeoutMs }));
+    }
+    for (const path of this.dataListeners.keys()) {
+      if (this.dataChannels(path).includes(server)) pending.push(this.fetchData(path, [server]));
+    }
+    await Promise.all(pending);
+  }
+
+  /** @internal delivery from the client's connection or a link. */
+  deliverEvent(m: EventPush, route: Route, link?: string): void {
+    const event: ServiceEvent = { name: m.name, args: m.args ?? {}, route, ...(link ? { link } : {}) };
+    for (const key of [m.name, '']) {
+      const set = this.eventListeners.get(key);
+      if (set) for (const l of set) callIsolated(() => l(event), this.listenerFault, `the listener of event "${m.name}"`);
+    }
+  }
+
+  /** @internal */
+  deliverData(m: DataPush, route: Route, link?: string): void {
+    try {
+      this.data.apply(m.path, m.value);
+    } catch {
+      // An update for a path we do not know cannot be applied; listeners still hear of it below.
+    }
+    const change: DataChange = { path: m.path, value: m.value, route, ...(link ? { link } : {}) };
+    for (const [watched, set] of this.dataListeners) {
+      if (!pathsOverlap(watched, m.path)) continue;
+      for (const l of set) callIsolated(() => l(change), this.listenerFault, `the watch of "${watched || '(all)'}"`);
+    }
+  }
+
+  /**
+   * @internal The session ended: the server said so, it was stopped, or its client closed. `quiet` keeps
+   * the `ended` event back (the client asked for it).
+   */
+  markEnded(error: PeerwayError, quiet = error.code === 'SESSION_NOT_FOUND'): void {
+    if (this.endedWith) return;
+    this.endedWith = error;
+    for (const l of this.links.values()) l.close('session ended');
+    this.eventListeners.clear();
+    this.dataListeners.clear();
+    if (!quiet) emitIsolated(this, 'ended', [error], this.listenerFault);
+  }
+
+  /** A listener threw: say so on `error` (if anyone listens) or to the client; delivery goes on. */
+  private readonly listenerFault = (error: unknown, where: string): void => {
+    const err = new PeerwayError('IMPLEMENTATION_ERROR', `${this.service} session ${this.id}: ${where} threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    if (this.listenerCount('error') > 0) emitIsolated(this, 'error', [err], () => this.server.reportListenerError(err, this));
+    else this.server.reportListenerError(err, this);
+  };
+
+  private assertLive(): void {
+    if (this.endedWith) {
+      throw new PeerwayError(this.endedWith.code, `session ${this.id} with ${this.service} has ended: ${this.endedWith.message}`);
+    }
+  }
+
+  /** The channel that carries a resource: its direct link, or the server connection. */
+  private channelFor(key: string): Channel {
+    const r = this.routes[key];
+    if (r?.linkType === 'direct') {
+      const link = this.links.get(r.link ?? '');
+      if (!link || link.closed) {
+        throw new PeerwayError('LINK_FAILED', `the direct link "${r.link}" of session ${this.id} with ${this.service} is closed${link?.closeInfo ? ` (${link.closeInfo.reason})` : ''}`);
+      }
+      return link;
+    }
+    return this.server.channel();
+  }
+
+  private request<B extends RequestBody>(key: string, body: B, options: RequestOptions = {}): Promise<ReplyTo<B['type']>> {
+    let channel: Channel;
+    try {
+      channel = this.channelFor(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // A plain literal, not a spread: this runs for every call.
+    const channelOptions: RequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs };
+    if (options.signal) channelOptions.signal = options.signal;
+    return channel.request(body, channelOptions);
+  }
+
+  /** Subscribes to runtime data at `path` on each channel and applies the snapshots in order. */
+  private async fetchData(path: string, channels: Channel[]): Promise<void> {
+    // The server answers first and the direct links after it: a link's snapshot comes from the service
+    // itself, so it is applied last and wins where the two overlap.
+    for (const channel of channels) {
+      const part = await channel.request({ type: 'subscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs });
+      this.data.apply(path, part);
+    }
+  }
+
+  private async unsubscribeEverywhere(channels: Channel[], body: RequestBody): Promise<void> {
+    if (this.ended) return;
+    await Promise.all(channels.map((c) => c.request(body, { timeoutMs: this.callTimeoutMs })));
+  }
+
+  /** The open channels among `pick()`'s; none when the server connection is gone meanwhile. */
+  private liveChannels(pick: () => Channel[]): Channel[] {
+    try {
+      return pick().filter((c) => !c.closed);
+    } catch {
+      return [];
+    }
   }
 
   /** Where subscriptions to an event (or all events, '') must be made: the server and/or direct links. */
@@ -253,58 +356,20 @@ export class Session extends EventEmitter {
 
   private distinctChannels(keys: string[], alwaysServer: boolean): Channel[] {
     const out = new Set<Channel>();
-    if (alwaysServer) out.add(this.channel);
+    if (alwaysServer) out.add(this.server.channel());
     for (const k of keys) out.add(this.channelFor(k));
+    const server = this.isServer;
     // The server connection first, so direct snapshots are applied after (and win over) the server's copy.
-    return [...out].sort((a, b) => (a === this.channel ? -1 : b === this.channel ? 1 : 0));
+    return [...out].sort((a, b) => (server(a) ? -1 : server(b) ? 1 : 0));
   }
 
-  /** Stops the session; the service is told and every subscription ends. */
-  async stop(options: RequestOptions = {}): Promise<void> {
-    if (this.ended) return;
-    this.markEnded(new PeerwayError('SESSION_NOT_FOUND', `session ${this.id} was stopped`));
-    this.onStopped(this.id);
-    for (const l of this.links.values()) l.close('session stopped');
-    if (!this.channel.closed) await this.channel.request({ type: 'stop', session: this.id }, { timeoutMs: options.timeoutMs ?? this.callTimeoutMs });
-  }
+  private readonly isServer = (c: Channel): boolean => !this.linkChannels().has(c);
 
-  /** @internal delivery from the client's connection. */
-  deliverEvent(m: EventPush, route: Route, link?: string): void {
-    const event: ServiceEvent = { name: m.name, args: m.args ?? {}, route, ...(link ? { link } : {}) };
-    for (const key of [m.name, '']) {
-      const set = this.eventListeners.get(key);
-      if (set) for (const l of set) l(event);
-    }
+  private linkChannels(): Set<Channel> {
+    return new Set(this.links.values());
   }
+}
 
-  /** @internal */
-  deliverData(m: DataPush, route: Route, link?: string): void {
-    try {
-      this.data.apply(m.path, m.value);
-    } catch {
-      // An update for a path we do not know cannot be applied; listeners still hear of it below.
-    }
-    const change: DataChange = { path: m.path, value: m.value, route, ...(link ? { link } : {}) };
-    for (const [watched, set] of this.dataListeners) {
-      if (pathsOverlap(watched, m.path)) {
-        for (const l of set) l(change);
-      }
-    }
-  }
-
-  /** @internal the server ended the session, or the connection closed. */
-  markEnded(error: PeerwayError): void {
-    if (this.endedWith) return;
-    this.endedWith = error;
-    for (const l of this.links.values()) l.close('session ended');
-    this.eventListeners.clear();
-    this.dataListeners.clear();
-    if (error.code !== 'SESSION_NOT_FOUND') this.emit('ended', error);
-  }
-
-  private assertLive(): void {
-    if (this.endedWith) {
-      throw new PeerwayError(this.endedWith.code === 'SESSION_NOT_FOUND' ? 'SESSION_NOT_FOUND' : this.endedWith.code, `session ${this.id} with ${this.service} has ended: ${this.endedWith.message}`);
-    }
-  }
+function eventSubscription(type: 'subscribe' | 'unsubscribe', session: string, name: string): RequestBody {
+  return { type, session, kind: 'event', ...(name ? { name } : {}) };
 }

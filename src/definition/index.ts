@@ -1,8 +1,7 @@
 /** Service definitions: XML → typed model, value checking and the runtime data tree. */
 export * from './model.js';
 export { DefinitionError } from './definition-error.js';
-export { KNOWN_BEARERS, isKnownBearer, type KnownBearer } from './known-bearers.js';
-export { parseDefinition, sortDiagnostics } from './parse-definition.js';
+export { parseDefinition, sortDiagnostics, type ParseOptions } from './parse-definition.js';
 export { BUILTIN_LINKS, LINK_TYPES } from './parse-routing.js';
 export { loadDefinitionFile, checkDefinitionFile } from './load-definition.js';
 export { describeQuote, findQuoteHints, fixTypographicQuotes, scanQuoteProblems, TYPOGRAPHIC_QUOTES, type QuoteProblem } from './quote-hints.js';
@@ -13,10 +12,8 @@ export {
   describeType,
   describeValue,
   isPlainObject,
-  parseTextValue,
-  fromJsonValue,
-  toJsonValue,
   type TypeScope,
 } from './values.js';
+export { parseTextValue, fromJsonValue, toJsonValue } from './value-text.js';
 export { RuntimeDataTree, findRuntimeDataNode, cloneValue } from './runtime-data-tree.js';
 export { closestMatch, didYouMean } from './did-you-mean.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { PeerwayError } from '../errors.js';
 import { DefinitionError } from './definition-error.js';
 import type { Diagnostic, ServiceDefinition } from './model.js';
-import { parseDefinition } from './parse-definition.js';
+import { parseDefinition, type ParseOptions } from './parse-definition.js';
 
 /** `ENOENT: no such file or directory` from a Node fs error, without the path Node repeats. */
 function readProblem(err: unknown): string {
@@ -24,8 +24,8 @@ async function readDefinitionText(path: string): Promise<string> {
  * @throws DefinitionError for definition problems; PeerwayError `DEFINITION_INVALID` with
  *   `path: cannot read file (ENOENT: …)` when the file cannot be read.
  */
-export async function loadDefinitionFile(path: string): Promise<ServiceDefinition> {
-  return parseDefinition(await readDefinitionText(path), path);
+export async function loadDefinitionFile(path: string, options: ParseOptions = {}): Promise<ServiceDefinition> {
+  return parseDefinition(await readDefinitionText(path), path, options);
 }
 
 /**
@@ -33,7 +33,7 @@ export async function loadDefinitionFile(path: string): Promise<ServiceDefinitio
  * errors (and no definition) when the file is invalid or unreadable, else the definition and its
  * warnings.
  */
-export async function checkDefinitionFile(path: string): Promise<{ diagnostics: Diagnostic[]; definition?: ServiceDefinition }> {
+export async function checkDefinitionFile(path: string, options: ParseOptions = {}): Promise<{ diagnostics: Diagnostic[]; definition?: ServiceDefinition }> {
   let text: string;
   try {
     text = await readDefinitionText(path);
@@ -42,7 +42,7 @@ export async function checkDefinitionFile(path: string): Promise<{ diagnostics: 
     return { diagnostics: [{ file: path, line: 1, column: 1, severity: 'error', message }] };
   }
   try {
-    const definition = parseDefinition(text, path);
+    const definition = parseDefinition(text, path, options);
     return { diagnostics: definition.warnings, definition };
   } catch (err) {
     if (err instanceof DefinitionError) return { diagnostics: err.diagnostics };

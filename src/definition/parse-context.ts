@@ -16,7 +16,11 @@ export class ParseContext {
   /** Declared structs, filled by the types section before anything refers to them. */
   readonly types = new Map<string, StructType>();
 
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    /** Bearer ids routes may name; undefined accepts any (a server or client reading another side's definition). */
+    readonly bearers?: readonly string[],
+  ) {}
 
   error(pos: Position, message: string): void {
     this.errors.push({ file: pos.file, line: pos.line, column: pos.column, severity: 'error', message });

@@ -23,19 +23,27 @@ import { readXmlTree, type XmlElement, type XmlSyntaxError } from './xml-tree.js
 
 const SERVICE_CHILDREN = ['description', 'types', 'methods', 'events', 'runtime-data', 'routing'] as const;
 
+export interface ParseOptions {
+  /**
+   * The bearer ids routes may name (the bearer registry's, where the service will run). Without it any
+   * bearer id is accepted: a server or client reads definitions whose bearers only the runner must know.
+   */
+  bearers?: readonly string[];
+}
+
 /**
  * Parses a service definition.
  * @param xml the file's text (a leading byte-order mark is ignored).
  * @param file the path or label used in diagnostics and kept in `definition.file`.
  * @throws DefinitionError with every error found; warnings are returned in `definition.warnings`.
  */
-export function parseDefinition(xml: string, file: string): ServiceDefinition {
+export function parseDefinition(xml: string, file: string, options: ParseOptions = {}): ServiceDefinition {
   const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
   const { root, syntaxError } = readXmlTree(text, file);
   if (syntaxError || !root) {
     throw new DefinitionError(syntaxDiagnostics(text, file, syntaxError));
   }
-  const ctx = new ParseContext(file);
+  const ctx = new ParseContext(file, options.bearers);
   const definition = buildService(root, ctx, xml);
   if (ctx.errors.length > 0) throw new DefinitionError(sortDiagnostics(ctx.errors));
   definition.warnings = sortDiagnostics(ctx.warnings);

@@ -1,5 +1,4 @@
 import { didYouMean } from './did-you-mean.js';
-import { isKnownBearer, KNOWN_BEARERS } from './known-bearers.js';
 import type { LinkDecl, LinkType, ResourceKind, RouteDecl, RoutingSection, Selector, ServiceDefinition } from './model.js';
 import { IDENTIFIER, NameScope, type ParseContext } from './parse-context.js';
 import { findRuntimeDataNode } from './runtime-data-tree.js';
@@ -71,8 +70,10 @@ export function parseRouting(el: XmlElement, ctx: ParseContext, targets: Targets
 }
 
 function checkBearer(attr: XmlAttribute, ctx: ParseContext): boolean {
-  if (isKnownBearer(attr.value)) return true;
-  ctx.error(attr.pos, `unknown bearer "${attr.value}"${didYouMean(attr.value, KNOWN_BEARERS)}; known bearers: ${KNOWN_BEARERS.join(', ')}`);
+  const known = ctx.bearers;
+  if (known === undefined ? attr.value !== '' : known.includes(attr.value)) return true;
+  const list = known?.join(', ') ?? 'none';
+  ctx.error(attr.pos, `unknown bearer "${attr.value}"${didYouMean(attr.value, known ?? [])}; known bearers: ${list}`);
   return false;
 }
 

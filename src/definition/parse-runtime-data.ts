@@ -1,7 +1,8 @@
 import { PeerwayError } from '../errors.js';
 import { IDENTIFIER, NameScope, type ParseContext } from './parse-context.js';
 import type { Position, RuntimeDataNode, RuntimeDataObject } from './model.js';
-import { parseTextValue, zeroValue } from './values.js';
+import { parseTextValue } from './value-text.js';
+import { zeroValue } from './values.js';
 import type { XmlElement } from './xml-tree.js';
 
 /**

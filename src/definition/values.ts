@@ -309,4 +309,3 @@ export function zeroValue(scope: TypeScope, type: TypeRef): unknown {
   return out;
 }
 
-export { parseTextValue, fromJsonValue, toJsonValue } from './value-text.js';

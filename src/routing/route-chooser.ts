@@ -1,4 +1,5 @@
 import { PeerwayError } from '../errors.js';
+import { getBearer, hasBearer } from '../bearer/registry.js';
 import type { ClientProfile } from '../wire/messages.js';
 import type { ResourceKey, RouteAlternative, RouteTable } from './route-table.js';
 import { describeResource } from './route-table.js';
@@ -43,12 +44,24 @@ export function chooseRoutes(table: RouteTable, client: ClientProfile, linkCheck
   return choices;
 }
 
-/** The standard "can this client use that direct route" rules: it has the bearer; local needs the same host. */
-export function standardLinkCheck(serviceHost: string, linkDown: (link: string) => string | undefined): LinkCheck {
+/** Where the service side runs, for the bearers whose reach is one host or one process. */
+export interface ServicePlace {
+  host: string;
+  process: string;
+}
+
+/**
+ * The standard "can this client use that direct route" rules: the client has the bearer, and the bearer
+ * reaches from the client to the service (a same-host bearer needs the same host, a same-process one the
+ * same process); then the link must be up.
+ */
+export function standardLinkCheck(service: ServicePlace, linkDown: (link: string) => string | undefined): LinkCheck {
   return (alt, client) => {
     const bearer = alt.bearer ?? '';
     if (!client.bearers.includes(bearer)) return `the client has no ${bearer} bearer`;
-    if (bearer === 'connect.bearer.local' && client.host !== serviceHost) return 'connect.bearer.local works only on the same host, and the client is on another host';
+    const reach = hasBearer(bearer) ? getBearer(bearer).reach ?? 'network' : 'network';
+    if (reach === 'host' && client.host !== service.host) return `${bearer} works only on the same host, and the client is on another host`;
+    if (reach === 'process' && client.process !== service.process) return `${bearer} works only inside one process, and the client is in another process`;
     return linkDown(alt.link ?? '');
   };
 }
@@ -64,21 +77,7 @@ function requiredRouteError(table: RouteTable, key: ResourceKey, alt: RouteAlter
   );
 }
 
-/** The fix for each bearer, in the words of the CLI, the configuration file and the client library. */
+/** The fix for a client that cannot use a bearer, as the bearer words it (CLI, configuration file, code). */
 export function howToConfigure(bearer: string): string {
-  switch (bearer) {
-    case 'connect.bearer.ssl':
-      return (
-        'Configure a connect.bearer.ssl connection adapter on the client: ' +
-        "on the command line pass --ca FILE (the CA that signed the service's certificate; add --cert FILE --key FILE if the service requires a client certificate); " +
-        'or in a file given with --config add <connectionadapter type="connect.bearer.ssl"><attribute name="ca" value="FILE"/></connectionadapter>; ' +
-        'or in code connect(url, { adapters: { "connect.bearer.ssl": { ca: "FILE" } } })'
-      );
-    case 'connect.bearer.local':
-      return 'Run the client on the same host as the service, or change the route so a tcp route follows the local one';
-    case 'connect.bearer.udp':
-      return 'Enable the udp bearer on the client (it is on by default; do not pass --no-udp)';
-    default:
-      return `Enable the ${bearer} bearer on the client`;
-  }
+  return (hasBearer(bearer) ? getBearer(bearer).howToConfigure : undefined) ?? `Enable the ${bearer} bearer on the client`;
 }

@@ -1,56 +1,66 @@
 import { PeerwayError } from '../errors.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
-import type { Request } from '../wire/messages.js';
+import type { Action, Identity } from '../policy/authorizer.js';
+import type { RouteTable } from '../routing/route-table.js';
+import type { ServiceRuntime } from '../service/service-runtime.js';
+import type { RequestHandlers } from '../wire/channel.js';
+import type { SubscriptionKind } from '../wire/messages.js';
 import type { RunnerSession } from './runner-session.js';
-import type { ServiceHost } from './service-host.js';
+
+/** What a link needs from the service it belongs to (ServiceHost provides it). */
+export interface LinkedService {
+  readonly name: string;
+  readonly runtime: ServiceRuntime;
+  readonly table: RouteTable;
+  /** The runner's authorization point for direct traffic; throws POLICY_DENIED. */
+  authorize(identity: Identity, action: Action, name?: string): void;
+}
 
 /**
  * Serves one peer-to-peer link of one session. Only resources this session routed to this link are served
- * here: a client cannot reach a resource over a link its routing did not give it.
+ * here: a client cannot reach a resource over a link its routing did not give it, and every request passes
+ * the runner's authorization point with the session's identity, so bypassing the server bypasses nothing.
  */
-export class LinkHandler {
-  constructor(
-    private readonly host: ServiceHost,
-    private readonly session: RunnerSession,
-    private readonly link: string,
-  ) {}
+export function serveLink(service: LinkedService, session: RunnerSession, link: string): RequestHandlers {
+  const notRouted = (what: string) =>
+    new PeerwayError('PROTOCOL', `${what} of ${service.name} is not routed to link ${link} for this session; use the route given in the routing instructions`);
+  const ownSession = (id: unknown) => {
+    if (id !== undefined && id !== session.id) throw new PeerwayError('UNAUTHORIZED', `link ${link} belongs to another session`);
+  };
 
-  request(m: Request): unknown {
-    if ('session' in m && m.session !== this.session.id) {
-      throw new PeerwayError('UNAUTHORIZED', `link ${this.link} belongs to another session`);
-    }
-    switch (m.type) {
-      case 'call':
-        if (this.session.directLink(`method:${m.method}`) !== this.link) throw this.notRouted(`method "${m.method}"`);
-        return this.host.runtime.invoke(m.method, m.args, { session: this.session.id, route: 'direct' });
-      case 'subscribe':
-        return this.subscribe(m.kind, m.name ?? '');
-      case 'unsubscribe':
-        this.session.unsubscribe(this.link, m.kind, m.name);
-        return undefined;
-      default:
-        throw new PeerwayError('PROTOCOL', `"${m.type}" requests are not accepted on a peer-to-peer link`);
-    }
-  }
-
-  private subscribe(kind: 'event' | 'data', name: string): unknown {
-    const definition = this.host.runtime.definition;
+  const subscribe = (kind: SubscriptionKind, name: string): unknown => {
+    const definition = service.runtime.definition;
     if (kind === 'event') {
       if (name && !definition.events.has(name)) {
         throw new PeerwayError('EVENT_NOT_FOUND', `service ${definition.name} has no event "${name}"`);
       }
-      if (name && this.session.directLink(`event:${name}`) !== this.link) throw this.notRouted(`event "${name}"`);
-      this.session.subscribe(this.link, 'event', name);
+      if (name && session.directLink(`event:${name}`) !== link) throw notRouted(`event "${name}"`);
+      service.authorize(session.identity, 'subscribe', name || undefined);
+      session.subscribe(link, 'event', name);
       return undefined;
     }
     RuntimeDataTree.nodeAt(definition.runtimeData, name, definition);
-    const routed = this.host.table.dataKeysUnder(name).some((k) => this.session.directLink(k) === this.link);
-    if (!routed) throw this.notRouted(`runtime data "${name}"`);
-    this.session.subscribe(this.link, 'data', name);
-    return this.host.runtime.tree.get(name);
-  }
+    const routed = service.table.dataKeysUnder(name).some((k) => session.directLink(k) === link);
+    if (!routed) throw notRouted(`runtime data "${name}"`);
+    service.authorize(session.identity, 'read', name);
+    session.subscribe(link, 'data', name);
+    return service.runtime.tree.get(name);
+  };
 
-  private notRouted(what: string): PeerwayError {
-    return new PeerwayError('PROTOCOL', `${what} of ${this.host.name} is not routed to link ${this.link} for this session; use the route given in the routing instructions`);
-  }
+  return {
+    call: (m) => {
+      ownSession(m.session);
+      if (session.directLink(`method:${m.method}`) !== link) throw notRouted(`method "${m.method}"`);
+      service.authorize(session.identity, 'call', m.method);
+      return service.runtime.invoke(m.method, m.args, { session: session.id, route: 'direct', identity: session.identity });
+    },
+    subscribe: (m) => {
+      ownSession(m.session);
+      return subscribe(m.kind, m.name ?? '');
+    },
+    unsubscribe: (m) => {
+      ownSession(m.session);
+      session.unsubscribe(link, m.kind, m.name);
+    },
+  };
 }

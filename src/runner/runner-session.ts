@@ -1,4 +1,5 @@
 import { pathsOverlap } from '../definition/path-overlap.js';
+import type { Identity } from '../policy/authorizer.js';
 import type { Channel } from '../wire/channel.js';
 import type { ChosenRoute, ClientProfile } from '../wire/messages.js';
 
@@ -18,6 +19,8 @@ export class RunnerSession {
     readonly id: string,
     readonly token: string,
     readonly client: ClientProfile,
+    /** Who the client is, as the server said when the session opened. */
+    readonly identity: Identity,
   ) {}
 
   /** The link this session takes for a resource, or undefined when it goes via the server. */

@@ -1,17 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { PeerwayError } from '../errors.js';
 import type { BearerAddress, BearerAttributes, ConnectOptions } from '../bearer/bearer.js';
-import { formatBearerUrl, getBearer } from '../bearer/registry.js';
+import { Dialer } from '../bearer/dialer.js';
 import type { Channel } from '../wire/channel.js';
-import { dialHandshake } from '../wire/handshake.js';
-import type { OpenSession, Push, Request } from '../wire/messages.js';
+import type { OpenSession, Push, SessionOpened } from '../wire/messages.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { allowAll, identityNamed, type Authorizer } from '../policy/authorizer.js';
+import { hostId, processId } from '../routing/host-id.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
-import { hostId } from '../client/host-id.js';
-import { explainHelloFailure } from '../client/hello-failure.js';
 import { ServiceHost } from './service-host.js';
-import { missingLinkCertificates } from './link-certificates.js';
+import { missingListenerAttributes } from './listener-needs.js';
 
 export interface RunnerOptions {
   /** The server to register with; its bearer is also the built-in `reliable` link's bearer. */
@@ -33,6 +32,11 @@ export interface RunnerOptions {
    * An ssl link listens with `certificate` and `key`; `start()` fails with CONFIG_INVALID when they are missing.
    */
   adapters?: Record<string, BearerAttributes>;
+  /**
+   * Access decisions on the services' direct links (default: allow everything). The server decides; this
+   * holds what it decided, so traffic that bypasses the server never bypasses the policy.
+   */
+  authorizer?: Authorizer;
 }
 
 /** Errors that retrying cannot fix: the runner stops and reports them (exit code 2 from the CLI). */
@@ -48,6 +52,7 @@ const FATAL_REGISTRATION_CODES = new Set(['DUPLICATE_SERVICE', 'DEFINITION_INVAL
 export class PeerwayRunner extends EventEmitter {
   readonly log: Logger;
   private channel: Channel | undefined;
+  private readonly dialer: Dialer;
   private readonly byName = new Map<string, ServiceHost>();
   /** Session id → the service it belongs to. */
   private readonly sessionService = new Map<string, ServiceHost>();
@@ -61,6 +66,13 @@ export class PeerwayRunner extends EventEmitter {
     super();
     this.log = options.logger ?? silentLogger();
     this.retryMs = options.minRetryMs ?? 250;
+    const server = options.server;
+    const attributes = options.connectOptions?.attributes ?? options.adapters?.[server.bearer];
+    this.dialer = new Dialer(server, {
+      connect: { ...options.connectOptions, ...(attributes ? { attributes } : {}) },
+      hello: { role: 'runner', agent: `peerway-runner/${process.pid}` },
+    });
+    const place = { host: hostId(), process: processId() };
     for (const s of options.services) {
       this.byName.set(
         s.name,
@@ -68,7 +80,8 @@ export class PeerwayRunner extends EventEmitter {
           reliableBearer: options.server.bearer,
           p2pHost: options.p2pHost ?? '127.0.0.1',
           ...(options.advertiseHost ? { advertiseHost: options.advertiseHost } : {}),
-          hostId: hostId(),
+          place,
+          authorizer: options.authorizer ?? allowAll,
           adapters: options.adapters ?? {},
           toServer: (m) => this.forward(m),
           log: this.log,
@@ -78,7 +91,7 @@ export class PeerwayRunner extends EventEmitter {
   }
 
   get serverUrl(): string {
-    return formatBearerUrl(this.options.server);
+    return this.dialer.url;
   }
 
   get connected(): boolean {
@@ -87,7 +100,7 @@ export class PeerwayRunner extends EventEmitter {
 
   /** Connects and registers. Resolves after the first successful registration; keeps retrying until then. */
   start(): Promise<string[]> {
-    const missing = missingLinkCertificates(this.byName.values(), this.options.adapters ?? {});
+    const missing = missingListenerAttributes(this.byName.values(), this.options.adapters ?? {});
     if (missing) return Promise.reject(missing);
     return new Promise((resolve, reject) => {
       const onRegistered = (names: string[]) => {
@@ -120,17 +133,17 @@ export class PeerwayRunner extends EventEmitter {
         this.linksOpened = true;
         for (const h of this.byName.values()) await h.openLinks();
       }
-      const server = this.options.server;
-      const attributes = this.options.connectOptions?.attributes ?? this.options.adapters?.[server.bearer];
-      const connection = await getBearer(server.bearer).connect(server, { ...this.options.connectOptions, ...(attributes ? { attributes } : {}) });
-      const channel = await dialHandshake(connection, `server at ${url}`, { role: 'runner', agent: `peerway-runner/${process.pid}` }).catch((err: unknown) => {
-        throw explainHelloFailure(err, server);
-      });
+      const channel = await this.dialer.dial();
       this.channel = channel;
       channel.start({
-        request: (m) => this.request(m),
+        requests: {
+          open: (m) => this.open(m),
+          call: (m) => this.service(m.service ?? '').runtime.invoke(m.method, m.args, { session: m.session, route: 'server', identity: this.sessionHost(m.session).identityOf(m.session) }),
+          ready: (m) => this.sessionHost(m.session).ready(m.session, m.routes),
+        },
         push: (m) => this.push(m),
         close: (info) => this.onClose(channel, info.reason),
+        fault: (error) => this.log.warn({ server: url, reason: error.message }, 'server connection fault'),
       });
       const services = this.options.services.map((s) => ({
         name: s.name,
@@ -138,7 +151,11 @@ export class PeerwayRunner extends EventEmitter {
         file: s.definition.file,
         data: s.tree.snapshot(),
       }));
-      const reply = await channel.request<{ registered: string[] }>({ type: 'register', services });
+      // Sessions kept while the server was away ended there when this runner disconnected: the new
+      // registration is the server saying so, and their direct links close now.
+      const stale = [...this.sessionService.keys()];
+      const reply = await channel.request({ type: 'register', services });
+      for (const id of stale) this.closeSession(id, 'the server ended the session while this runner was away');
       this.retryMs = this.options.minRetryMs ?? 250;
       this.log.info({ server: url, services: reply.registered }, this.everRegistered ? 're-registered after reconnect' : 'registered');
       this.everRegistered = true;
@@ -159,9 +176,8 @@ export class PeerwayRunner extends EventEmitter {
   private onClose(channel: Channel, reason: string): void {
     if (this.channel !== channel) return;
     this.channel = undefined;
-    // The server ends every session when we disconnect; drop ours (and their links) to match.
-    for (const h of this.byName.values()) h.closeAllSessions('server connection lost');
-    this.sessionService.clear();
+    // Sessions stay: their direct links are healthy and keep serving under the last access decisions
+    // received, until the client stops them or the server, once back, says they have ended.
     if (this.stopped) return;
     this.log.warn({ server: this.serverUrl, reason }, `the server went away; reconnecting in ${this.retryMs} ms`);
     this.emit('disconnected', reason);
@@ -175,39 +191,28 @@ export class PeerwayRunner extends EventEmitter {
     this.retryMs = Math.min(this.retryMs * 2, this.options.maxRetryMs ?? 5000);
   }
 
-  private request(m: Request): unknown {
-    switch (m.type) {
-      case 'open':
-        return this.open(m);
-      case 'call': {
-        const host = this.service(m.service ?? '');
-        return host.runtime.invoke(m.method, m.args, { session: m.session, route: 'server' });
-      }
-      case 'ready': {
-        const host = this.sessionService.get(m.session);
-        if (!host) throw new PeerwayError('SESSION_NOT_FOUND', `session ${m.session} is not open on this runner`);
-        host.ready(m.session, m.routes);
-        return undefined;
-      }
-      default:
-        throw new PeerwayError('PROTOCOL', `a runner does not answer "${m.type}" requests`);
-    }
-  }
-
-  private open(m: OpenSession): { routing?: string } {
+  private open(m: OpenSession): SessionOpened {
     const host = this.service(m.service);
-    const reply = host.open(m.session, m.client);
+    const reply = host.open(m.session, m.client, identityNamed(m.identity));
     this.sessionService.set(m.session, host);
     this.log.debug({ session: m.session, service: m.service }, 'session opened');
     return reply;
   }
 
   private push(m: Push): void {
-    if (m.type === 'close') {
-      this.sessionService.get(m.session)?.close(m.session);
-      this.sessionService.delete(m.session);
-      this.log.debug({ session: m.session }, 'session closed');
-    }
+    if (m.type === 'close') this.closeSession(m.session, 'session closed by the server');
+  }
+
+  private closeSession(id: string, reason: string): void {
+    this.sessionService.get(id)?.close(id);
+    this.sessionService.delete(id);
+    this.log.debug({ session: id }, reason);
+  }
+
+  private sessionHost(id: string): ServiceHost {
+    const host = this.sessionService.get(id);
+    if (!host) throw new PeerwayError('SESSION_NOT_FOUND', `session ${id} is not open on this runner`);
+    return host;
   }
 
   private service(name: string): ServiceHost {

@@ -1,19 +1,18 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
 import { PeerwayError } from '../errors.js';
-import type { BearerAddress, BearerAttributes, Listener, MessageConnection } from '../bearer/bearer.js';
+import type { BearerAddress, BearerAttributes, BearerOptions, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer, hasBearer } from '../bearer/registry.js';
-import type { SslBearerOptions } from '../bearer/ssl.js';
 import type { Logger } from '../logger.js';
-import { chooseRoutes, standardLinkCheck } from '../routing/route-chooser.js';
+import { enforce, type Action, type Authorizer, type Identity } from '../policy/authorizer.js';
+import { chooseRoutes, standardLinkCheck, type ServicePlace } from '../routing/route-chooser.js';
 import { renderInstructions, type LinkInstruction } from '../routing/instructions.js';
 import { RouteTable, parseResourceKey } from '../routing/route-table.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { encodeMessage } from '../wire/codec.js';
 import type { ChosenRoute, ClientProfile, Push } from '../wire/messages.js';
-import { LinkHandler } from './link-handler.js';
+import { serveLink } from './link-handler.js';
 import { RunnerSession } from './runner-session.js';
 
 export interface ServiceHostOptions {
@@ -23,8 +22,10 @@ export interface ServiceHostOptions {
   p2pHost: string;
   /** Address advertised to clients when listeners bind to a wildcard address. */
   advertiseHost?: string;
-  /** This machine's host id (same-host checks for connect.bearer.local). */
-  hostId: string;
+  /** This machine and process, for bearers that reach only within one host or one process. */
+  place: ServicePlace;
+  /** Access decisions on direct links (the last the service received from the server). */
+  authorizer: Authorizer;
   /** Attributes per bearer for link listeners (certificates for ssl, datagram size for udp, …). */
   adapters: Record<string, BearerAttributes>;
   /** Sends a push to the server over the runner's primary connection (dropped while disconnected). */
@@ -71,14 +72,8 @@ export class ServiceHost {
         this.links.set(name, { down: `bearer ${decl.bearer} is not available in this runner` });
         continue;
       }
-      const address: BearerAddress = { bearer: decl.bearer };
-      if (decl.bearer === 'connect.bearer.local') {
-        address.path = decl.attributes.path ?? path.join(os.tmpdir(), `peerway-${process.pid}-${this.name}-${name}.sock`);
-      } else {
-        address.host = decl.host ?? this.options.p2pHost;
-        address.port = decl.port ?? 0;
-      }
-      const options: SslBearerOptions = {
+      const address = this.listenAddress(name, decl);
+      const options: BearerOptions = {
         attributes: { ...this.options.adapters[decl.bearer], ...withoutAddressAttributes(decl.attributes) },
         onWarning: (message) => this.log.warn({ link: name }, message),
       };
@@ -94,6 +89,21 @@ export class ServiceHost {
     }
   }
 
+  /** Where a link listens: the `<link>`'s own address, else the bearer's default for links. */
+  private listenAddress(name: string, decl: { bearer: string; host?: string; port?: number; attributes: BearerAttributes }): BearerAddress {
+    const bearer = getBearer(decl.bearer);
+    const fallback = bearer.linkListenAddress?.({ host: this.options.p2pHost, service: this.name, link: name }) ?? {
+      bearer: decl.bearer,
+      host: this.options.p2pHost,
+      port: 0,
+    };
+    const address: BearerAddress = { ...fallback };
+    if (decl.host !== undefined) address.host = decl.host;
+    if (decl.port !== undefined) address.port = decl.port;
+    if (decl.attributes.path !== undefined) address.path = decl.attributes.path;
+    return address;
+  }
+
   async closeLinks(): Promise<void> {
     for (const s of this.sessions.values()) s.closeLinks('runner stopping');
     await Promise.all([...this.links.values()].map((l) => l.listener?.close()));
@@ -101,11 +111,11 @@ export class ServiceHost {
   }
 
   /** A client starts a session: choose its routes, issue the token, answer with routing instructions. */
-  open(sessionId: string, client: ClientProfile): { routing?: string } {
-    const check = standardLinkCheck(this.options.hostId, (link) => this.links.get(link)?.down);
+  open(sessionId: string, client: ClientProfile, identity: Identity): { routing?: string } {
+    const check = standardLinkCheck(this.options.place, (link) => this.links.get(link)?.down);
     const choices = chooseRoutes(this.table, client, check);
     const token = randomBytes(24).toString('base64url');
-    const session = new RunnerSession(sessionId, token, client);
+    const session = new RunnerSession(sessionId, token, client, identity);
     this.sessions.set(sessionId, session);
     if (!this.table.hasRouting) return {};
     const used = new Set<string>();
@@ -160,7 +170,7 @@ export class ServiceHost {
     const push = new LinkPush({ type: 'event', name, args });
     for (const s of this.sessions.values()) {
       const link = s.directLink(key);
-      if (link === undefined || !s.wantsEvent(link, name)) continue;
+      if (link === undefined || !s.wantsEvent(link, name) || !this.allows(s.identity, 'subscribe', name)) continue;
       this.sendOnLink(s, link, push);
     }
     if ((this.serverUse.get(key) ?? 0) > 0) this.options.toServer({ type: 'event', service: this.name, name, args });
@@ -171,12 +181,22 @@ export class ServiceHost {
     const push = new LinkPush({ type: 'data', path, value });
     for (const s of this.sessions.values()) {
       const link = s.directLink(key);
-      if (link === undefined || !s.wantsData(link, path)) continue;
+      if (link === undefined || !s.wantsData(link, path) || !this.allows(s.identity, 'read', path)) continue;
       this.sendOnLink(s, link, push);
     }
     if (this.table.publishesDataToServer || (this.serverUse.get(key) ?? 0) > 0) {
       this.options.toServer({ type: 'data', service: this.name, path, value });
     }
+  }
+
+  /** The runner's authorization point for direct traffic: every request and push on a link asks it. */
+  allows(identity: Identity, action: Action, name?: string): boolean {
+    return this.options.authorizer.authorize(identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) }).allowed;
+  }
+
+  /** Like `allows`, but throws POLICY_DENIED. */
+  authorize(identity: Identity, action: Action, name?: string): void {
+    enforce(this.options.authorizer, identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) });
   }
 
   private sendOnLink(s: RunnerSession, link: string, push: LinkPush): void {
@@ -205,9 +225,9 @@ export class ServiceHost {
       const s = session!;
       s.links.get(link)?.close('replaced by a new link connection');
       s.links.set(link, channel);
-      const handler = new LinkHandler(this, s, link);
       channel.setHandlers({
-        request: (m) => handler.request(m),
+        requests: serveLink(this, s, link),
+        fault: (error) => this.log.warn({ session: s.id, link, reason: error.message }, 'link fault'),
         close: (info) => {
           if (s.links.get(link) === channel) s.links.delete(link);
           this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');
@@ -233,6 +253,11 @@ export class ServiceHost {
       throw new PeerwayError('UNAUTHORIZED', `link ${link} of ${this.name}: the hello names link "${String(helloLink)}"`);
     }
     return s;
+  }
+
+  /** Who the session's client is, for the context of calls relayed by the server. */
+  identityOf(sessionId: string): Identity {
+    return this.session(sessionId).identity;
   }
 
   session(id: string): RunnerSession {

@@ -1,17 +1,9 @@
 import type { ServiceDefinition } from '../definition/model.js';
 import type { RequestOptions } from '../wire/channel.js';
-import type { ChosenRoute, ClientProfile } from '../wire/messages.js';
+import type { ChosenRoute, OpenSession, SessionOpened } from '../wire/messages.js';
 
-export interface SessionOpening {
-  session: string;
-  service: string;
-  client: ClientProfile;
-}
-
-/** What the service side answers when a session opens (routing instructions arrive with peer-to-peer). */
-export interface SessionOpened {
-  routing?: string;
-}
+/** What the server tells a service when a session opens: the `open` request without its id. */
+export type SessionOpening = Omit<OpenSession, 'type' | 'id'>;
 
 /**
  * A service as the server sees it, wherever it runs. The server relays through this interface only, so

@@ -1,5 +1,7 @@
+import { ANONYMOUS, identityNamed, type Identity } from '../policy/authorizer.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
-import type { HostedService, SessionOpened } from './hosted-service.js';
+import type { SessionOpened } from '../wire/messages.js';
+import type { HostedService, SessionOpening } from './hosted-service.js';
 
 /**
  * A service loaded into the server process. All its traffic uses the client's server connection, so its
@@ -8,6 +10,8 @@ import type { HostedService, SessionOpened } from './hosted-service.js';
 export class InProcessService implements HostedService {
   readonly location = 'in-process' as const;
   readonly origin = 'in-process';
+  /** Who each open session belongs to, for the calls' context. */
+  private readonly identities = new Map<string, Identity>();
 
   constructor(readonly runtime: ServiceRuntime) {}
 
@@ -19,15 +23,20 @@ export class InProcessService implements HostedService {
     return this.runtime.definition;
   }
 
-  async openSession(): Promise<SessionOpened> {
-    return {};
+  openSession(opening: SessionOpening): Promise<SessionOpened> {
+    this.identities.set(opening.session, identityNamed(opening.identity));
+    return Promise.resolve({});
   }
 
-  async sessionReady(): Promise<void> {}
+  sessionReady(): Promise<void> {
+    return Promise.resolve();
+  }
 
-  closeSession(): void {}
+  closeSession(session: string): void {
+    this.identities.delete(session);
+  }
 
   call(session: string, method: string, args: Record<string, unknown>): unknown {
-    return this.runtime.invoke(method, args, { session, route: 'server' });
+    return this.runtime.invoke(method, args, { session, route: 'server', identity: this.identities.get(session) ?? ANONYMOUS });
   }
 }

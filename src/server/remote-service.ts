@@ -1,8 +1,8 @@
 import { PeerwayError } from '../errors.js';
 import type { ServiceDefinition } from '../definition/model.js';
 import type { Channel, RequestOptions } from '../wire/channel.js';
-import type { ChosenRoute } from '../wire/messages.js';
-import type { HostedService, SessionOpened, SessionOpening } from './hosted-service.js';
+import type { ChosenRoute, SessionOpened } from '../wire/messages.js';
+import type { HostedService, SessionOpening } from './hosted-service.js';
 
 /** A service hosted by a runner; the server reaches it over the runner's connection. */
 export class RemoteService implements HostedService {
@@ -19,7 +19,7 @@ export class RemoteService implements HostedService {
   }
 
   async openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened> {
-    const reply = await this.runner.request<SessionOpened | undefined>({ type: 'open', ...opening }, this.relayed(options));
+    const reply = (await this.runner.request({ type: 'open', ...opening }, this.relayed(options))) as SessionOpened | undefined;
     return reply ?? {};
   }
 

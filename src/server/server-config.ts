@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PeerwayError } from '../errors.js';
-import type { BearerAddress, BearerAttributes } from '../bearer/bearer.js';
-import { acceptedAttributesOf, addressAttributesOf, BOOLEAN_ATTRIBUTES, FILE_ATTRIBUTES, NUMBER_ATTRIBUTES } from '../bearer/attributes.js';
+import type { Bearer, BearerAddress, BearerAttributes } from '../bearer/bearer.js';
+import { acceptedAttributesOf, addressAttributesOf, attributeKindOf } from '../bearer/attributes.js';
 import { availableBearerIds, getBearer, hasBearer } from '../bearer/registry.js';
 import { didYouMean } from '../definition/did-you-mean.js';
 import { formatDiagnostic, type Diagnostic, type Position } from '../definition/model.js';
@@ -99,8 +99,9 @@ export async function parsePeerwayConfig(text: string, file: string, role: Confi
           error(child.attributes.get('type')!.pos, `${adapter.bearer} is unreliable and cannot carry server connections; configure it on the runner, where it is the built-in "unreliable" link`);
           continue;
         }
-        if (role === 'server' && adapter.bearer === 'connect.bearer.local' && !adapter.address.path) {
-          error(child.pos, `a connect.bearer.local adapter needs <attribute name="path" value="/run/peerway.sock"/> (or value="@name" for an abstract socket)`);
+        const addressNames = addressAttributesOf(getBearer(adapter.bearer));
+        if (role === 'server' && !addressNames.includes('port') && addressNames.includes('path') && !adapter.address.path) {
+          error(child.pos, `a ${adapter.bearer} adapter needs <attribute name="path" value="…"/> to listen on (see docs/bearers.md)`);
           continue;
         }
         seen.set(adapter.bearer, first ?? adapter.pos);
@@ -150,7 +151,7 @@ function parseAdapter(el: XmlElement, dir: string, error: Report, fileChecks: Pr
   }
   const bearer = getBearer(bearerId);
   const accepted = acceptedAttributesOf(bearer);
-  const addressNames = addressAttributesOf(bearerId);
+  const addressNames = addressAttributesOf(bearer);
   const adapter: AdapterConfig = { bearer: bearerId, address: { bearer: bearerId }, hasAddress: false, attributes: {}, pos: el.pos };
   const given = new Map<string, Position>();
   let ok = true;
@@ -182,8 +183,8 @@ function parseAdapter(el: XmlElement, dir: string, error: Report, fileChecks: Pr
     }
     given.set(name, nameAttr.pos);
     const problem = addressNames.includes(name)
-      ? setAddress(adapter, name, valueAttr.value, dir)
-      : setAttribute(adapter, name, valueAttr, dir, error, fileChecks);
+      ? setAddress(adapter, bearer, name, valueAttr.value, dir)
+      : setAttribute(adapter, bearer, name, valueAttr, dir, error, fileChecks);
     if (problem) {
       error(valueAttr.pos, problem);
       ok = false;
@@ -195,7 +196,7 @@ function parseAdapter(el: XmlElement, dir: string, error: Report, fileChecks: Pr
 }
 
 /** Applies one address attribute; returns the problem with its value, if any. */
-function setAddress(adapter: AdapterConfig, name: string, value: string, dir: string): string | undefined {
+function setAddress(adapter: AdapterConfig, bearer: Bearer, name: string, value: string, dir: string): string | undefined {
   adapter.hasAddress = true;
   if (name === 'host') {
     if (value.trim() === '') return 'host must not be empty; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)';
@@ -203,25 +204,21 @@ function setAddress(adapter: AdapterConfig, name: string, value: string, dir: st
   } else if (name === 'port') {
     if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) return `port "${value}" must be a whole number from 0 to 65535 (0 picks a free port)`;
     adapter.address.port = Number(value);
-  } else if (adapter.bearer === 'connect.bearer.local') {
-    if (value.startsWith('@')) {
-      if (value.length === 1) return 'an abstract socket name follows the @, e.g. @peerway';
-      adapter.address.path = `\0${value.slice(1)}`;
-    } else if (value === '') return 'path must name a socket file, e.g. /run/peerway.sock';
-    else adapter.address.path = path.resolve(dir, value);
   } else {
-    if (!value.startsWith('/')) return `path "${value}" must start with /, e.g. /peerway`;
-    adapter.address.path = value;
+    const parsed = bearer.parsePathAttribute?.(value, dir) ?? { problem: `${bearer.id} takes no path` };
+    if ('problem' in parsed) return parsed.problem;
+    adapter.address.path = parsed.path;
   }
   return undefined;
 }
 
 /** Applies one bearer attribute; file attributes are checked asynchronously (pushed on `fileChecks`). */
-function setAttribute(adapter: AdapterConfig, name: string, valueAttr: XmlAttribute, dir: string, error: Report, fileChecks: Promise<void>[]): string | undefined {
+function setAttribute(adapter: AdapterConfig, bearer: Bearer, name: string, valueAttr: XmlAttribute, dir: string, error: Report, fileChecks: Promise<void>[]): string | undefined {
   const value = valueAttr.value;
-  if (BOOLEAN_ATTRIBUTES.includes(name) && !/^(true|false)$/.test(value)) return `${name} must be "true" or "false", got "${value}"`;
-  if (NUMBER_ATTRIBUTES.includes(name) && !/^\d+$/.test(value)) return `${name} must be a whole number, got "${value}"`;
-  if (FILE_ATTRIBUTES.includes(name)) {
+  const kind = attributeKindOf(bearer, name);
+  if (kind === 'boolean' && !/^(true|false)$/.test(value)) return `${name} must be "true" or "false", got "${value}"`;
+  if (kind === 'number' && !/^\d+$/.test(value)) return `${name} must be a whole number, got "${value}"`;
+  if (kind === 'pem') {
     if (value === '') return `${name} must name a PEM file`;
     const resolved = path.resolve(dir, value);
     adapter.attributes[name] = resolved;
@@ -267,7 +264,7 @@ export function serverAddressOf(config: PeerwayConfig | undefined): BearerAddres
 export function listenersOf(config: PeerwayConfig): (BearerAddress & { attributes: BearerAttributes })[] {
   return config.adapters.map((a) => {
     const address: BearerAddress = { ...a.address };
-    const names = addressAttributesOf(a.bearer);
+    const names = addressAttributesOf(getBearer(a.bearer));
     if (names.includes('host')) address.host ??= DEFAULT_HOST;
     if (names.includes('port')) address.port ??= DEFAULT_PORT;
     return { ...address, attributes: { ...a.attributes } };

@@ -1,19 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { PeerwayError } from '../errors.js';
-import type { BearerAddress, BearerAttributes, Listener, MessageConnection } from '../bearer/bearer.js';
-import type { SslBearerOptions } from '../bearer/ssl.js';
+import type { BearerAddress, BearerAttributes, BearerOptions, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer } from '../bearer/registry.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import type { Channel } from '../wire/channel.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { ANONYMOUS, type Authorizer } from '../policy/authorizer.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
-import type { HostedService } from './hosted-service.js';
+import { Broker } from './broker.js';
+import { serveClient } from './client-connection.js';
 import { InProcessService } from './in-process-service.js';
-import { ServiceEntry } from './service-entry.js';
-import type { ServerSession } from './server-session.js';
-import { ClientHandler } from './client-handler.js';
-import { RunnerHandler } from './runner-handler.js';
+import { serveRunner } from './runner-connection.js';
 
 /** One connection adapter of the server: where it listens and its bearer attributes (certificates for ssl, …). */
 export interface ListenSpec extends BearerAddress {
@@ -29,37 +26,35 @@ export interface ServerOptions {
   maxMessageBytes?: number;
   /** How long the server waits for a runner to answer a relayed call before failing it with TIMEOUT. */
   relayTimeoutMs?: number;
-}
-
-export interface ServiceListing {
-  name: string;
-  fullname?: string;
-  version?: string;
-  location: 'in-process' | 'remote';
-  origin: string;
-  sessions: number;
+  /** How long a session outlives its client's connection, waiting to be attached again (default 30 s). */
+  detachedSessionTtlMs?: number;
+  /** Access decisions for every request and push (default: allow everything). */
+  authorizer?: Authorizer;
 }
 
 /**
- * The broker: accepts clients and runners on its listeners, keeps the registry of services and the live
- * sessions, relays server-routed traffic and keeps a copy of every service's runtime data. It never
- * decides peer-to-peer routes: that is the service's business.
+ * The broker process: listens on its connection adapters, says hello to whoever connects, and hands each
+ * connection to its front end (clients, runners) over the transport-neutral Broker. It never decides
+ * peer-to-peer routes: that is the service's business.
  */
 export class PeerwayServer {
   readonly log: Logger;
-  readonly services = new Map<string, ServiceEntry>();
-  readonly sessions = new Map<string, ServerSession>();
-  readonly relayTimeoutMs: number;
+  readonly broker: Broker;
   private readonly listeners: Listener[] = [];
   private readonly channels = new Set<Channel>();
   readonly peerName = `peerway-server/${process.pid}`;
 
   constructor(private readonly options: ServerOptions) {
     this.log = options.logger ?? silentLogger();
-    this.relayTimeoutMs = options.relayTimeoutMs ?? 60_000;
+    this.broker = new Broker({
+      logger: this.log,
+      ...(options.relayTimeoutMs !== undefined ? { relayTimeoutMs: options.relayTimeoutMs } : {}),
+      ...(options.detachedSessionTtlMs !== undefined ? { detachedSessionTtlMs: options.detachedSessionTtlMs } : {}),
+      ...(options.authorizer ? { authorizer: options.authorizer } : {}),
+    });
+    const self = { identity: ANONYMOUS, label: 'in-process' };
     for (const runtime of options.services ?? []) {
-      const hosted = new InProcessService(runtime);
-      const entry = this.register(hosted, runtime.tree.snapshot());
+      const entry = this.broker.register(self, new InProcessService(runtime), runtime.tree.snapshot());
       runtime.addOutput({
         event: (name, args) => entry.publishEvent(name, args),
         data: (path, value) => entry.publishData(path, value),
@@ -72,18 +67,18 @@ export class PeerwayServer {
     for (const { attributes, ...address } of this.options.listen) {
       const bearer = getBearer(address.bearer);
       let where = formatBearerUrl(address);
-      const options: SslBearerOptions = {
+      const options: BearerOptions = {
         ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
         ...(attributes ? { attributes } : {}),
         // Refused handshakes (a plain tcp client on an ssl port, a refused client certificate) concern no caller.
         onWarning: (message) => this.log.warn({ address: where }, message),
       };
-      const listener = await bearer.listen(address, (c) => this.accept(c), options);
+      const listener = await bearer.listen(address, (c) => void this.accept(c), options);
       where = formatBearerUrl(listener.address);
       this.listeners.push(listener);
-      this.log.info({ address: formatBearerUrl(listener.address) }, 'listening');
+      this.log.info({ address: where }, 'listening');
     }
-    return this.listeners.map((l) => l.address);
+    return this.addresses;
   }
 
   get addresses(): BearerAddress[] {
@@ -92,62 +87,10 @@ export class PeerwayServer {
 
   /** Closes listeners and every connection; sessions end with a notice to their clients. */
   async stop(): Promise<void> {
-    const stopping = new PeerwayError('SERVICE_GONE', 'the server is shutting down');
-    for (const s of this.sessions.values()) s.end(stopping);
+    this.broker.endAll(new PeerwayError('SERVICE_GONE', 'the server is shutting down'));
     for (const c of this.channels) c.close('server shutting down');
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
-  }
-
-  register(hosted: HostedService, initialData?: unknown): ServiceEntry {
-    const existing = this.services.get(hosted.name);
-    if (existing) {
-      throw new PeerwayError(
-        'DUPLICATE_SERVICE',
-        `service ${hosted.name} is already registered (${existing.hosted.origin}); stop that one first or rename the service`,
-      );
-    }
-    const entry = new ServiceEntry(hosted, initialData);
-    this.services.set(hosted.name, entry);
-    this.log.info({ service: hosted.name, origin: hosted.origin }, 'service registered');
-    return entry;
-  }
-
-  /** Removes a service; its sessions end with SERVICE_GONE so their clients learn it at once. */
-  unregister(name: string, reason: PeerwayError): void {
-    const entry = this.services.get(name);
-    if (!entry) return;
-    this.services.delete(name);
-    for (const s of entry.sessions) {
-      this.sessions.delete(s.id);
-      s.end(reason);
-    }
-    entry.sessions.clear();
-    this.log.warn({ service: name, reason: reason.message }, 'service unregistered');
-  }
-
-  lookup(name: string): ServiceEntry {
-    const entry = this.services.get(name);
-    if (!entry) {
-      const names = [...this.services.keys()].join(', ') || 'none';
-      throw new PeerwayError('SERVICE_NOT_FOUND', `no service named "${name}" is registered (registered: ${names})`);
-    }
-    return entry;
-  }
-
-  listServices(): ServiceListing[] {
-    return [...this.services.values()].map((e) => ({
-      name: e.name,
-      ...(e.definition.fullname ? { fullname: e.definition.fullname } : {}),
-      ...(e.definition.version ? { version: e.definition.version } : {}),
-      location: e.hosted.location,
-      origin: e.hosted.origin,
-      sessions: e.sessions.size,
-    }));
-  }
-
-  newSessionId(): string {
-    return randomBytes(9).toString('base64url');
   }
 
   private async accept(connection: MessageConnection): Promise<void> {
@@ -160,17 +103,17 @@ export class PeerwayServer {
       return;
     }
     const { channel, hello } = accepted;
-    channel.defaultTimeoutMs = this.relayTimeoutMs;
+    channel.defaultTimeoutMs = this.broker.relayTimeoutMs;
     this.channels.add(channel);
-    const handler = hello.role === 'runner' ? new RunnerHandler(this, channel, label) : new ClientHandler(this, channel, label, hello.agent);
+    const caller = { identity: ANONYMOUS, label: hello.agent ? `${label} (${hello.agent})` : label };
+    const handlers = hello.role === 'runner' ? serveRunner(this.broker, channel, caller) : serveClient(this.broker, channel, caller);
     channel.setHandlers({
-      request: (m) => handler.request(m),
-      push: (m) => handler.push(m),
+      ...handlers,
       close: (info) => {
         this.channels.delete(channel);
         if (info.error) this.log.warn({ peer: label, reason: info.reason }, 'connection closed with error');
         else this.log.debug({ peer: label, reason: info.reason }, 'connection closed');
-        handler.closed();
+        handlers.close?.(info);
       },
     });
     this.log.debug({ peer: label, role: hello.role, agent: hello.agent }, 'connection accepted');

@@ -1,21 +1,17 @@
 import type { ServiceDefinition } from '../definition/model.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
-import type { HostedService } from './hosted-service.js';
 import { RouteTable } from '../routing/route-table.js';
-import type { ServerSession } from './server-session.js';
+import type { RelayCounters } from '../wire/messages.js';
+import type { HostedService } from './hosted-service.js';
 
-/** Relay counters of one service, readable with `peerway stats`: they show what went through the server. */
-export interface RelayCounters {
-  /** Calls relayed from clients to the service. */
-  calls: number;
-  /** Events received from the service. */
-  eventsIn: number;
-  /** Event messages pushed to client sessions. */
-  eventsOut: number;
-  /** Runtime-data updates received from the service. */
-  dataIn: number;
-  /** Runtime-data messages pushed to client sessions. */
-  dataOut: number;
+/** A session as a service's fan-out sees it: what it wants, and how to hand it a push. */
+export interface Subscriber {
+  wantsEvent(name: string): boolean;
+  /** `key` is the runtime-data resource the change belongs to (see RouteTable.dataKey). */
+  wantsData(path: string, key: string): boolean;
+  /** Delivers an event; false when the session's policy or state kept it back. */
+  pushEvent(name: string, args: Record<string, unknown>): boolean;
+  pushData(path: string, value: unknown): boolean;
 }
 
 /**
@@ -23,14 +19,17 @@ export interface RelayCounters {
  * its runtime data (kept current from the updates the service publishes) and relay counters.
  */
 export class ServiceEntry {
-  readonly sessions = new Set<ServerSession>();
+  readonly sessions = new Set<Subscriber>();
   readonly runtimeData: RuntimeDataTree;
   readonly counters: RelayCounters = { calls: 0, eventsIn: 0, eventsOut: 0, dataIn: 0, dataOut: 0 };
   readonly registeredAt = new Date();
   /** Used to tell which runtime-data resource a change belongs to (sessions may take it directly). */
   readonly routeTable: RouteTable;
 
-  constructor(readonly hosted: HostedService, initialData?: unknown) {
+  constructor(
+    readonly hosted: HostedService,
+    initialData?: unknown,
+  ) {
     this.runtimeData = new RuntimeDataTree(hosted.definition);
     this.routeTable = new RouteTable(hosted.definition, '');
     if (initialData !== undefined && initialData !== null) this.runtimeData.apply('', initialData);
@@ -48,10 +47,7 @@ export class ServiceEntry {
   publishEvent(name: string, args: Record<string, unknown>): void {
     this.counters.eventsIn++;
     for (const s of this.sessions) {
-      if (s.wantsEvent(name)) {
-        s.pushEvent(name, args);
-        this.counters.eventsOut++;
-      }
+      if (s.wantsEvent(name) && s.pushEvent(name, args)) this.counters.eventsOut++;
     }
   }
 
@@ -61,10 +57,7 @@ export class ServiceEntry {
     this.runtimeData.apply(path, value);
     const key = this.routeTable.dataKey(path);
     for (const s of this.sessions) {
-      if (s.wantsData(path, key)) {
-        s.pushData(path, value);
-        this.counters.dataOut++;
-      }
+      if (s.wantsData(path, key) && s.pushData(path, value)) this.counters.dataOut++;
     }
   }
 }

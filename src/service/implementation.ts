@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PeerwayError } from '../errors.js';
 import type { ServiceDefinition } from '../definition/model.js';
+import type { Identity } from '../policy/authorizer.js';
 
 /** What a method implementation receives besides its arguments. */
 export interface CallContext {
@@ -10,6 +11,11 @@ export interface CallContext {
   session: string;
   /** How the call arrived: relayed by the server, or over a peer-to-peer link. */
   route: 'server' | 'direct';
+  /**
+   * Who is calling, as the server authenticated the session's client (`anonymous` without credentials).
+   * Never what the client says about itself.
+   */
+  identity: Identity;
   /** The service itself, to emit events or update runtime data from inside a method. */
   service: ServiceApi;
 }

@@ -1,3 +1,4 @@
+import { availableBearerIds } from '../bearer/registry.js';
 import { loadDefinitionFile } from '../definition/load-definition.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -10,7 +11,7 @@ import { ServiceRuntime } from './service-runtime.js';
  * base name, or `implFile`), ready to start. Errors name the file and the fix.
  */
 export async function loadService(xmlFile: string, implFile?: string, logger: Logger = silentLogger()): Promise<ServiceRuntime> {
-  const definition = await loadDefinitionFile(xmlFile);
+  const definition = await loadDefinitionFile(xmlFile, { bearers: availableBearerIds() });
   const file = findImplementation(xmlFile, implFile);
   if (!file) {
     const base = xmlFile.replace(/\.xml$/i, '');

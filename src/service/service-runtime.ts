@@ -84,7 +84,7 @@ export class ServiceRuntime {
     }
     let result: unknown;
     try {
-      result = handler(checked, { session: ctx.session, route: ctx.route, service: this.api });
+      result = handler(checked, { session: ctx.session, route: ctx.route, identity: ctx.identity, service: this.api });
     } catch (err) {
       throw this.implementationError(err, method, ctx.session);
     }

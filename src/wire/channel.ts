@@ -1,7 +1,7 @@
 import { PeerwayError } from '../errors.js';
-import type { CloseInfo, MessageConnection } from '../bearer/bearer.js';
+import type { CloseInfo, MessageConnection } from './connection.js';
 import { decodeMessage, encodeMessage } from './codec.js';
-import type { ErrorMessage, Message, Push, Request, RequestBody } from './messages.js';
+import type { ErrorMessage, Message, ProtocolRequests, Push, ReplyTo, Request, RequestBody, RequestType } from './messages.js';
 import { isPush, isRequest } from './messages.js';
 
 export interface RequestOptions {
@@ -14,11 +14,24 @@ export interface RequestOptions {
   mapError?: (error: PeerwayError) => PeerwayError;
 }
 
+/**
+ * Answers to the peer's requests, one function per request kind this side serves. A kind without a
+ * function is refused with PROTOCOL; a thrown error (or a rejected promise) becomes an `error` reply with
+ * its code.
+ */
+export type RequestHandlers = {
+  [K in RequestType]?: (message: ProtocolRequests[K]['request']) => ReplyTo<K> | Promise<ReplyTo<K>>;
+};
+
 export interface ChannelHandlers {
-  /** Answers a request from the peer; a thrown error becomes an `error` reply with its code. */
-  request?(message: Request): unknown | Promise<unknown>;
+  requests?: RequestHandlers;
   push?(message: Push): void;
   close?(info: CloseInfo): void;
+  /**
+   * A handler threw while handling `message` (a push handler, or a reply that could not be sent). The
+   * channel stays open: one faulty listener must not end a connection that carries other sessions.
+   */
+  fault?(error: PeerwayError, message: Message): void;
 }
 
 interface Pending {
@@ -89,7 +102,7 @@ export class Channel {
   }
 
   /** Sends a request and resolves with the reply's value, or rejects with the peer's typed error. */
-  request<T = unknown>(body: RequestBody, options: RequestOptions = {}): Promise<T> {
+  request<B extends RequestBody>(body: B, options: RequestOptions = {}): Promise<ReplyTo<B['type']>> {
     if (this.closed) {
       return Promise.reject(mapped(options, new PeerwayError('CONNECTION_CLOSED', `${this.peerLabel}: connection is closed`)));
     }
@@ -97,7 +110,7 @@ export class Channel {
       return Promise.reject(mapped(options, new PeerwayError('ABORTED', `${describe(body)} was aborted`)));
     }
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<ReplyTo<B['type']>>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
       const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs) ? performance.now() + timeoutMs : Infinity;
       const entry: Pending = { resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, body };
@@ -196,14 +209,18 @@ export class Channel {
       }
       this.answer(message);
     } else if (isPush(message)) {
-      this.handlers.push?.(message);
+      try {
+        this.handlers.push?.(message);
+      } catch (err) {
+        this.fault(err, message);
+      }
     } else {
       this.protocolError(new PeerwayError('PROTOCOL', `unexpected message type "${message.type}"`));
     }
   }
 
   private answer(message: Request): void {
-    const handler = this.handlers.request;
+    const handler = this.handlers.requests?.[message.type] as ((m: Request) => unknown) | undefined;
     const id = message.id;
     if (!handler) {
       this.replyError(id, new PeerwayError('PROTOCOL', `this peer does not accept "${message.type}" requests`));
@@ -224,13 +241,36 @@ export class Channel {
     }
   }
 
+  /**
+   * Sends a reply; a reply that cannot be sent (above the frame limit, say) fails that request at the
+   * caller with the reason instead of throwing here, where nothing would catch it.
+   */
   private reply(id: number, value: unknown): void {
-    if (!this.closed) this.send({ type: 'reply', id, value });
+    if (this.closed) return;
+    try {
+      this.send({ type: 'reply', id, value });
+    } catch (err) {
+      this.replyError(id, err);
+    }
   }
 
   private replyError(id: number, err: unknown): void {
-    if (!this.closed) this.send({ type: 'error', id, error: PeerwayError.from(err).toWire() });
+    if (this.closed) return;
+    const message: ErrorMessage = { type: 'error', id, error: PeerwayError.from(err).toWire() };
+    try {
+      this.send(message);
+    } catch (sendError) {
+      this.fault(sendError, message);
+    }
   }
+
+  private fault(err: unknown, message: Message): void {
+    this.faults++;
+    this.handlers.fault?.(PeerwayError.from(err), message);
+  }
+
+  /** Handler faults so far (see ChannelHandlers.fault). */
+  faults = 0;
 
   private onErrorMessage(message: ErrorMessage): void {
     const error = PeerwayError.fromWire(message.error ?? { code: 'PROTOCOL', message: 'error message without body' });

@@ -1,5 +1,5 @@
 import { PeerwayError } from '../errors.js';
-import type { MessageConnection } from '../bearer/bearer.js';
+import type { MessageConnection } from './connection.js';
 import { Channel } from './channel.js';
 import type { Hello, Role } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';

@@ -56,7 +56,10 @@ export interface ListServices {
 /** What a client tells about itself when starting a session; the service picks routes from it. */
 export interface ClientProfile {
   bearers: string[];
+  /** Identifies the client's machine (same-host bearers such as connect.bearer.local). */
   host: string;
+  /** Identifies the client's process (same-process bearers such as connect.bearer.memory); optional. */
+  process?: string;
   version: number;
 }
 
@@ -65,6 +68,18 @@ export interface StartSession {
   id: number;
   service: string;
   client: ClientProfile;
+}
+
+/**
+ * Client → server: binds a session started on an earlier connection to this one (after the connection
+ * was lost). `resume` is the secret the start reply carried; subscriptions are not kept: the client
+ * subscribes again.
+ */
+export interface AttachSession {
+  type: 'attach';
+  id: number;
+  session: string;
+  resume: string;
 }
 
 export interface StopSession {
@@ -116,6 +131,8 @@ export interface OpenSession {
   session: string;
   service: string;
   client: ClientProfile;
+  /** Who the client is, as the server authenticated it: the service sees it in every call's context. */
+  identity?: string;
 }
 
 export interface Stats {
@@ -174,35 +191,117 @@ export interface SessionEnded {
   error: WireError;
 }
 
-export type Request =
-  | ListServices
-  | StartSession
-  | StopSession
-  | Call
-  | Subscribe
-  | Unsubscribe
-  | RegisterServices
-  | OpenSession
-  | Stats
-  | SessionReady;
+// ---- replies --------------------------------------------------------------------------------------
+
+/** One line of the `list` reply. */
+export interface ServiceListing {
+  name: string;
+  fullname?: string;
+  version?: string;
+  location: 'in-process' | 'remote';
+  /** Where it runs: `in-process`, or the runner's address. */
+  origin: string;
+  sessions: number;
+}
+
+/** The `start` reply. */
+export interface SessionStarted {
+  session: string;
+  service: string;
+  location: 'in-process' | 'remote';
+  /** The service definition XML, so the client can check arguments and results locally. */
+  xml: string;
+  /** Routing instructions XML from the service (remote services with peer-to-peer routes). */
+  routing?: string;
+  /** Secret that lets this client attach the session to a new connection (`attach`). */
+  resume?: string;
+}
+
+/** The `attach` reply. */
+export interface SessionAttached {
+  session: string;
+  service: string;
+}
+
+/** Relay counters of one service, readable with `peerway stats`: they show what went through the server. */
+export interface RelayCounters {
+  /** Calls relayed from clients to the service. */
+  calls: number;
+  /** Events received from the service. */
+  eventsIn: number;
+  /** Event messages pushed to client sessions. */
+  eventsOut: number;
+  /** Runtime-data updates received from the service. */
+  dataIn: number;
+  /** Runtime-data messages pushed to client sessions. */
+  dataOut: number;
+}
+
+/** The `stats` reply. */
+export interface RelayStats {
+  services: Record<string, { location: 'in-process' | 'remote'; sessions: number } & RelayCounters>;
+  sessions: number;
+}
+
+/** The `open` reply (server → runner): routing instructions when the service routes anything directly. */
+export interface SessionOpened {
+  routing?: string;
+}
+
+/** The `register` reply. */
+export interface Registered {
+  registered: string[];
+}
+
+/**
+ * Every request kind with its message and the value its reply carries: the one place that says what a
+ * request answers, so `Channel.request` and the request handlers are typed by it (docs/protocol.md lists
+ * the same table; test/docs checks the two agree).
+ */
+export interface ProtocolRequests {
+  list: { request: ListServices; reply: ServiceListing[] };
+  start: { request: StartSession; reply: SessionStarted };
+  attach: { request: AttachSession; reply: SessionAttached };
+  stop: { request: StopSession; reply: void };
+  ready: { request: SessionReady; reply: void };
+  call: { request: Call; reply: unknown };
+  /** Events answer nothing; runtime data answers the current value at the watched path. */
+  subscribe: { request: Subscribe; reply: unknown };
+  unsubscribe: { request: Unsubscribe; reply: void };
+  stats: { request: Stats; reply: RelayStats };
+  register: { request: RegisterServices; reply: Registered };
+  open: { request: OpenSession; reply: SessionOpened };
+}
+
+export type RequestType = keyof ProtocolRequests;
+export type Request = ProtocolRequests[RequestType]['request'];
+/** The value the reply to a request of kind `K` carries. */
+export type ReplyTo<K extends RequestType> = ProtocolRequests[K]['reply'];
 
 export type Push = EventPush | DataPush | CloseSession | SessionEnded;
+export type PushType = Push['type'];
 
 export type Message = Hello | Welcome | Reply | ErrorMessage | Request | Push;
 
-export type RequestType = Request['type'];
+/** Every message kind, by role: the protocol document's tables are checked against these lists. */
+// Records rather than arrays, so the compiler says when a kind is added to a union but not listed here.
+const REQUEST_KINDS: Record<RequestType, true> = {
+  list: true, start: true, attach: true, stop: true, ready: true, call: true, subscribe: true, unsubscribe: true, stats: true, register: true, open: true,
+};
+const PUSH_KINDS: Record<PushType, true> = { event: true, data: true, close: true, ended: true };
+export const REQUEST_TYPES = Object.keys(REQUEST_KINDS) as RequestType[];
+export const PUSH_TYPES = Object.keys(PUSH_KINDS) as PushType[];
+export const CONTROL_TYPES: readonly Message['type'][] = ['hello', 'welcome', 'reply', 'error'];
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>([
-  'list', 'start', 'stop', 'call', 'subscribe', 'unsubscribe', 'register', 'open', 'stats', 'ready',
-]);
-const PUSH_TYPES: ReadonlySet<string> = new Set<Push['type']>(['event', 'data', 'close', 'ended']);
+const REQUESTS: ReadonlySet<string> = new Set(REQUEST_TYPES);
+const PUSHES: ReadonlySet<string> = new Set(PUSH_TYPES);
 
 export function isRequest(m: Message): m is Request {
-  return REQUEST_TYPES.has(m.type);
+  return REQUESTS.has(m.type);
 }
 
 export function isPush(m: Message): m is Push {
-  return PUSH_TYPES.has(m.type);
+  return PUSHES.has(m.type);
 }
 
 /** Distributes `Omit` over a union, so request bodies keep their discriminant. */

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import type { BearerAttributes, Listener } from '../../src/bearer/bearer.js';
 import { parseBearerUrl } from '../../src/bearer/registry.js';
-import type { SslBearerOptions } from '../../src/bearer/ssl.js';
+import type { ConnectOptions } from '../../src/bearer/bearer.js';
 import { sslBearer } from '../../src/bearer/ssl.js';
 import { tcpBearer } from '../../src/bearer/tcp.js';
 import { makeTestCertificates } from '../helpers/certs.js';
@@ -33,7 +33,7 @@ async function sslServer(attributes: BearerAttributes) {
   const listener = await sslBearer.listen({ ...local }, (c) => accepted.push(new Collector(c)), {
     attributes,
     onWarning: (m) => warnings.push(m),
-  } as SslBearerOptions);
+  } as ConnectOptions);
   return { listener, warnings, accepted, peer: `127.0.0.1:${listener.address.port}` };
 }
 
@@ -166,7 +166,7 @@ describe('connect.bearer.ssl', () => {
     const s = await sslServer({ ...certs.wrongHost });
     try {
       const warnings: string[] = [];
-      const options = { attributes: { verify: 'false' }, onWarning: (m: string) => warnings.push(m) } as SslBearerOptions;
+      const options = { attributes: { verify: 'false' }, onWarning: (m: string) => warnings.push(m) } as ConnectOptions;
       (await sslBearer.connect(s.listener.address, options)).close();
       (await sslBearer.connect(s.listener.address, options)).close();
       assert.deepEqual(warnings, [

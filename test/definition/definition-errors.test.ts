@@ -141,7 +141,7 @@ test('rejects an invalid linkType and required="true" on a server route', () => 
 
 test('rejects unknown bearers with a suggestion and the list of known bearers', () => {
   assert.deepEqual(errorsOf(service('  <routing><route link="x" linkType="direct" bearer="connect.bearer.tpc"><method/></route></routing>')), [
-    'test.xml:2:46: unknown bearer "connect.bearer.tpc" (did you mean "connect.bearer.tcp"?); known bearers: connect.bearer.tcp, connect.bearer.ssl, connect.bearer.udp, connect.bearer.local, connect.bearer.ws',
+    'test.xml:2:46: unknown bearer "connect.bearer.tpc" (did you mean "connect.bearer.tcp"?); known bearers: connect.bearer.tcp, connect.bearer.ssl, connect.bearer.udp, connect.bearer.local, connect.bearer.ws, connect.bearer.memory',
   ]);
   assert.deepEqual(errorsOf(service('  <routing><p2p-endpoints><link name="l"/></p2p-endpoints></routing>')), [
     'test.xml:2:27: <link> needs a bearer attribute, e.g. <link name="l" bearer="connect.bearer.tcp" port="0"/>',

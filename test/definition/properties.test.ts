@@ -6,7 +6,8 @@ import { DefinitionError } from '../../src/definition/definition-error.js';
 import type { ServiceDefinition, TypeRef } from '../../src/definition/model.js';
 import { parseDefinition } from '../../src/definition/parse-definition.js';
 import { findQuoteHints, fixTypographicQuotes, scanQuoteProblems } from '../../src/definition/quote-hints.js';
-import { checkValue, fromJsonValue, parseTextValue, toJsonValue } from '../../src/definition/values.js';
+import { checkValue } from '../../src/definition/values.js';
+import { fromJsonValue, parseTextValue, toJsonValue } from '../../src/definition/value-text.js';
 import { PeerwayError } from '../../src/errors.js';
 
 const typesFile = 'test/fixtures/definitions/types.xml';

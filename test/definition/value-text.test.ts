@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { TypeRef } from '../../src/definition/model.js';
 import { parseDefinition } from '../../src/definition/parse-definition.js';
-import { fromJsonValue, parseTextValue, toJsonValue } from '../../src/definition/values.js';
+import { fromJsonValue, parseTextValue, toJsonValue } from '../../src/definition/value-text.js';
 
 const file = 'test/fixtures/definitions/types.xml';
 const def = parseDefinition(readFileSync(file, 'utf8'), file);

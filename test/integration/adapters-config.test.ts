@@ -83,7 +83,7 @@ test('configuration mistakes are reported as file:line:col with exit 2', async (
   assert.equal(
     r.stderr,
     [
-      `peerway server: error [CONFIG_INVALID]: ${file}:2:22: unknown bearer type "connect.bearer.tpc" (did you mean "connect.bearer.tcp"?); known bearers: connect.bearer.tcp, connect.bearer.ssl, connect.bearer.udp, connect.bearer.local, connect.bearer.ws`,
+      `peerway server: error [CONFIG_INVALID]: ${file}:2:22: unknown bearer type "connect.bearer.tpc" (did you mean "connect.bearer.tcp"?); known bearers: connect.bearer.tcp, connect.bearer.ssl, connect.bearer.udp, connect.bearer.local, connect.bearer.ws, connect.bearer.memory`,
       `${file}:5:16: connect.bearer.ssl has no attribute "certificat" (did you mean "certificate"?); accepted: host, port, certificate, key, ca, passphrase, verify, serverName, requireClientCertificate`,
       `${file}:6:27: cannot read key file "missing.key" (${path.join(certs.dir, 'missing.key')}): no such file; relative paths are relative to this configuration file`,
       `${file}:8:3: unknown element <listener> in <configuration>; allowed here: <connectionadapter>, <service>`,

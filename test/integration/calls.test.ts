@@ -48,7 +48,7 @@ for (const location of ['remote', 'in-process'] as const) {
     test('the service checks arguments too, so a client that skips checks gets BAD_ARGUMENT', async (t) => {
       const s = await session(t);
       // Reach past the client-side check and send a wrongly typed call on the wire.
-      const channel = (s as unknown as { channel: import('../../src/wire/channel.js').Channel }).channel;
+      const channel = (s as unknown as { server: import('../../src/client/session.js').ServerAccess }).server.channel();
       await assert.rejects(
         channel.request({ type: 'call', session: s.id, method: 'add', args: { a: 'x', b: 1 } }),
         (e: PeerwayError) => e.code === 'BAD_ARGUMENT' && /Types\.add argument "a"/.test(e.message),

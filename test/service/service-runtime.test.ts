@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { ANONYMOUS } from '../../src/policy/authorizer.js';
 import assert from 'node:assert/strict';
 import { parseDefinition } from '../../src/definition/parse-definition.js';
 import { ServiceRuntime } from '../../src/service/service-runtime.js';
@@ -12,7 +13,7 @@ const definition = parseDefinition(
    </methods></service>`,
   'calc.xml',
 );
-const ctx = { session: 's1', route: 'direct' as const };
+const ctx = { session: 's1', route: 'direct' as const, identity: ANONYMOUS };
 
 function runtime(add: (args: { a: number; b: number }) => unknown): ServiceRuntime {
   const impl: ServiceImplementation = { methods: { add: add as never } };

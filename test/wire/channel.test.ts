@@ -8,6 +8,7 @@ import { Channel } from '../../src/wire/channel.js';
 import { PeerwayError } from '../../src/errors.js';
 import { encodeFrame } from '../../src/wire/frame-decoder.js';
 import { encodeMessage } from '../../src/wire/codec.js';
+import { REQUEST_TYPES } from '../../src/wire/messages.js';
 
 /** A real TCP listener that runs the accepting side of the handshake and answers requests with `answer`. */
 async function listen(t: import('node:test').TestContext, answer: (m: any) => unknown, onAccepted?: (c: Channel) => void) {
@@ -15,7 +16,7 @@ async function listen(t: import('node:test').TestContext, answer: (m: any) => un
   const listener = await tcpBearer.listen({ bearer: tcpBearer.id, host: '127.0.0.1', port: 0 }, (conn: MessageConnection) => {
     acceptHandshake(conn, 'test', { roles: ['client'], peer: 'test-server' }).then(
       ({ channel }) => {
-        channel.setHandlers({ request: answer });
+        channel.setHandlers({ requests: Object.fromEntries(REQUEST_TYPES.map((type) => [type, answer])) });
         onAccepted?.(channel);
       },
       (err) => refused.push(err),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -20,4 +21,15 @@ export function hostId(): string {
     }
   }
   return (cached = `host:${os.hostname()}`);
+}
+
+const PROCESS_ID = `${process.pid}-${randomBytes(6).toString('hex')}`;
+
+/**
+ * Identifies this process in start-session requests, so a service can tell a client in its own process
+ * (which may use a same-process bearer such as connect.bearer.memory). Random per process: a pid alone
+ * repeats across hosts and restarts.
+ */
+export function processId(): string {
+  return `${hostId()}/${PROCESS_ID}`;
 }

@@ -1,0 +1,164 @@
+import { PeerwayError } from '../errors.js';
+import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
+import type { ChosenRoute, ClientProfile, RelayStats, ServiceListing, SessionAttached, SessionStarted, SubscriptionKind } from '../wire/messages.js';
+import type { Broker, Caller } from './broker.js';
+import { BrokerSession, type SessionSink } from './broker-session.js';
+
+const NO_PROFILE: ClientProfile = { bearers: [], host: '', version: 0 };
+
+/**
+ * The broker API as one caller uses it, whatever the front end: list, start and attach sessions, call,
+ * subscribe, stats. It owns the sessions attached through it (a caller reaches no one else's session) and
+ * sends their pushes to its sink. Every method checks access through the broker's authorization point
+ * and fails with a typed PeerwayError.
+ */
+export class BrokerClient {
+  private readonly sessions = new Map<string, BrokerSession>();
+  private readonly sink: SessionSink;
+  private closed = false;
+
+  constructor(
+    private readonly broker: Broker,
+    readonly caller: Caller,
+    sink: SessionSink,
+  ) {
+    // A session the broker ends (service gone) is forgotten here before the front end hears of it.
+    this.sink = {
+      event: (session, name, args) => sink.event(session, name, args),
+      data: (session, path, value) => sink.data(session, path, value),
+      ended: (session, error) => {
+        this.sessions.delete(session);
+        sink.ended(session, error);
+      },
+    };
+  }
+
+  services(): ServiceListing[] {
+    return this.broker.listServices(this.caller.identity);
+  }
+
+  stats(): RelayStats {
+    return this.broker.stats(this.caller.identity);
+  }
+
+  /** Starts a session: the service opens it (and answers with routing instructions when it has direct routes). */
+  async start(service: string, profile: ClientProfile | undefined): Promise<SessionStarted> {
+    const broker = this.broker;
+    const entry = broker.lookup(service);
+    broker.authorize(this.caller.identity, 'describe', { service: entry.name });
+    const id = broker.newSessionId();
+    const opened = await entry.hosted.openSession(
+      { session: id, service: entry.name, client: profile ?? NO_PROFILE, identity: this.caller.identity.name },
+      { timeoutMs: broker.relayTimeoutMs },
+    );
+    if (this.closed || broker.services.get(entry.name) !== entry) {
+      // The caller or the service left while the service was opening the session.
+      entry.hosted.closeSession(id);
+      throw new PeerwayError('SERVICE_GONE', `service ${entry.name} went away while the session was starting`);
+    }
+    const session = new BrokerSession(id, entry, this.caller.identity, this.caller.label, this.sink, broker.authorizer);
+    this.sessions.set(id, session);
+    broker.add(session);
+    broker.log.info({ session: id, service: entry.name, peer: this.caller.label }, 'session started');
+    return {
+      session: id,
+      service: entry.name,
+      location: entry.hosted.location,
+      xml: entry.definition.source,
+      ...(opened.routing ? { routing: opened.routing } : {}),
+      resume: session.resume,
+    };
+  }
+
+  /**
+   * Attaches a session started through an earlier front end that went away (its resume secret proves it
+   * belongs to this caller). SESSION_NOT_FOUND when it has ended meanwhile or the secret is wrong.
+   */
+  attach(id: string, resume: string): SessionAttached {
+    const session = this.broker.sessions.get(id);
+    if (!session || !session.resumesWith(resume) || session.identity.name !== this.caller.identity.name) {
+      throw new PeerwayError('SESSION_NOT_FOUND', `session ${id} cannot be attached: it has ended (its service went away, it was stopped, or it stayed detached too long)`);
+    }
+    session.attach(this.sink);
+    this.sessions.set(id, session);
+    this.broker.log.info({ session: id, service: session.service, peer: this.caller.label }, 'session attached');
+    return { session: id, service: session.service };
+  }
+
+  /** The client opened its links: these are the routes it took (information for relaying, never authority). */
+  async ready(id: string, routes: Record<string, ChosenRoute> | undefined): Promise<void> {
+    const s = this.session(id);
+    s.setRoutes(routes ?? {});
+    await s.entry.hosted.sessionReady(s.id, s.routes, { timeoutMs: this.broker.relayTimeoutMs });
+  }
+
+  stop(id: string): void {
+    const s = this.session(id);
+    this.sessions.delete(id);
+    this.broker.remove(s);
+    this.broker.log.info({ session: id, service: s.service }, 'session stopped');
+  }
+
+  /** Relays a call; the result or a promise of it (in-process methods may answer at once). */
+  call(id: string, method: string, args: Record<string, unknown> | undefined): unknown {
+    const s = this.session(id);
+    this.broker.authorize(s.identity, 'call', { service: s.service, name: method });
+    s.entry.counters.calls++;
+    return s.entry.hosted.call(s.id, method, args ?? {}, { timeoutMs: this.broker.relayTimeoutMs });
+  }
+
+  /** Subscribes to an event (name, or all with none) or watches runtime data (answers the server's copy). */
+  subscribe(id: string, kind: SubscriptionKind, name: string | undefined): unknown {
+    const s = this.session(id);
+    const definition = s.entry.definition;
+    if (kind === 'event') {
+      if (name && !definition.events.has(name)) {
+        const known = [...definition.events.keys()].join(', ') || 'none';
+        throw new PeerwayError('EVENT_NOT_FOUND', `service ${s.service} has no event "${name}" (events: ${known})`);
+      }
+      this.broker.authorize(s.identity, 'subscribe', { service: s.service, ...(name ? { name } : {}) });
+      s.subscribeEvent(name);
+      return undefined;
+    }
+    if (kind === 'data') {
+      const path = name ?? '';
+      // Validates the path (PATH_NOT_FOUND with the valid children) before subscribing.
+      RuntimeDataTree.nodeAt(definition.runtimeData, path, definition);
+      this.broker.authorize(s.identity, 'read', { service: s.service, name: path });
+      s.subscribeData(path);
+      return s.entry.runtimeData.get(path);
+    }
+    throw new PeerwayError('PROTOCOL', `unknown subscription kind "${String(kind)}" (expected "event" or "data")`);
+  }
+
+  unsubscribe(id: string, kind: SubscriptionKind, name: string | undefined): void {
+    const s = this.session(id);
+    if (kind === 'event') s.unsubscribeEvent(name);
+    else s.unsubscribeData(name);
+  }
+
+  /**
+   * The front end went away. Its sessions are detached, not ended: they live on for the broker's
+   * detached-session time (their direct links keep working meanwhile) and end if nobody attaches them.
+   */
+  close(): void {
+    this.closed = true;
+    for (const s of this.sessions.values()) {
+      if (s.sink !== this.sink) continue; // attached elsewhere since
+      s.detach(this.broker.detachedSessionTtlMs, () => {
+        if (s.sink !== undefined) return;
+        this.broker.remove(s);
+        this.broker.log.info({ session: s.id, service: s.service }, 'detached session expired');
+      });
+    }
+    this.sessions.clear();
+  }
+
+  private session(id: string): BrokerSession {
+    const s = this.sessions.get(id);
+    if (!s || s.sink !== this.sink || this.broker.sessions.get(id) !== s) {
+      throw new PeerwayError('SESSION_NOT_FOUND', `session ${id} does not exist on this connection (stopped, or its service went away)`);
+    }
+    return s;
+  }
+}

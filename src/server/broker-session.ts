@@ -1,0 +1,151 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { pathsOverlap } from '../definition/path-overlap.js';
+import type { PeerwayError } from '../errors.js';
+import type { Authorizer, Identity } from '../policy/authorizer.js';
+import type { ChosenRoute } from '../wire/messages.js';
+import type { ServiceEntry, Subscriber } from './service-entry.js';
+
+/**
+ * Where a session's pushes go: the front end the client is attached through (a binary-protocol
+ * connection, later an HTTP/WebSocket one). Implementations never throw: a push to a peer that is going
+ * away is dropped, its close handler cleans up.
+ */
+export interface SessionSink {
+  event(session: string, name: string, args: Record<string, unknown>): void;
+  data(session: string, path: string, value: unknown): void;
+  /** The session ended without the client asking (service gone, server stopping, detached too long). */
+  ended(session: string, error: PeerwayError): void;
+}
+
+/**
+ * One client's session with one service, as the server tracks it: who it is for, what it subscribed to,
+ * the routes it took, and the front end its pushes go to. The sink can change: a session outlives the
+ * connection it was started on (detached) and is attached to a new one with its resume secret.
+ */
+export class BrokerSession implements Subscriber {
+  readonly startedAt = new Date();
+  /** The routes the client took (resource key → route); absent keys use the server. */
+  routes: Record<string, ChosenRoute> = {};
+  /** Secret the client presents to attach this session to another connection. */
+  readonly resume = randomBytes(18).toString('base64url');
+  private allEvents = false;
+  private readonly events = new Set<string>();
+  private readonly dataPaths: string[] = [];
+  /** Resources this session receives directly from the service: the server must not push them too. */
+  private direct = new Set<string>();
+  private sinkNow: SessionSink | undefined;
+  private detachTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly entry: ServiceEntry,
+    readonly identity: Identity,
+    /** For listings and logs: the client's address and what it reported about itself. */
+    readonly clientLabel: string,
+    sink: SessionSink,
+    private readonly authorizer: Authorizer,
+  ) {
+    this.sinkNow = sink;
+  }
+
+  get service(): string {
+    return this.entry.name;
+  }
+
+  /** The front end this session's pushes go to; undefined while detached. */
+  get sink(): SessionSink | undefined {
+    return this.sinkNow;
+  }
+
+  /** The connection went away: keep the session for `ttlMs`, then `expire` ends it. */
+  detach(ttlMs: number, expire: () => void): void {
+    this.sinkNow = undefined;
+    this.clearEvents();
+    this.unsubscribeData(undefined);
+    clearTimeout(this.detachTimer);
+    this.detachTimer = setTimeout(expire, ttlMs);
+    this.detachTimer.unref();
+  }
+
+  /** Binds the session to a new front end; subscriptions start empty (the client makes them again). */
+  attach(sink: SessionSink): void {
+    clearTimeout(this.detachTimer);
+    this.detachTimer = undefined;
+    if (this.sinkNow && this.sinkNow !== sink) {
+      // Taken over from a connection that has not noticed it is dead: it must stop receiving this session.
+      this.clearEvents();
+      this.unsubscribeData(undefined);
+    }
+    this.sinkNow = sink;
+  }
+
+  /** Whether `secret` is this session's resume secret (constant-time). */
+  resumesWith(secret: unknown): boolean {
+    if (typeof secret !== 'string' || secret.length !== this.resume.length) return false;
+    return timingSafeEqual(Buffer.from(secret), Buffer.from(this.resume));
+  }
+
+  setRoutes(routes: Record<string, ChosenRoute>): void {
+    this.routes = routes;
+    this.direct = new Set(Object.entries(routes).filter(([, r]) => r.linkType === 'direct').map(([k]) => k));
+  }
+
+  subscribeEvent(name: string | undefined): void {
+    if (!name) this.allEvents = true;
+    else this.events.add(name);
+  }
+
+  unsubscribeEvent(name: string | undefined): void {
+    if (!name) this.clearEvents();
+    else this.events.delete(name);
+  }
+
+  subscribeData(path: string): void {
+    if (!this.dataPaths.includes(path)) this.dataPaths.push(path);
+  }
+
+  unsubscribeData(path: string | undefined): void {
+    if (!path) this.dataPaths.length = 0;
+    else {
+      const i = this.dataPaths.indexOf(path);
+      if (i >= 0) this.dataPaths.splice(i, 1);
+    }
+  }
+
+  wantsEvent(name: string): boolean {
+    return (this.allEvents || this.events.has(name)) && !this.direct.has(`event:${name}`);
+  }
+
+  wantsData(path: string, key: string): boolean {
+    if (this.direct.has(key)) return false;
+    for (const p of this.dataPaths) if (pathsOverlap(p, path)) return true;
+    return false;
+  }
+
+  pushEvent(name: string, args: Record<string, unknown>): boolean {
+    const sink = this.sinkNow;
+    if (!sink || !this.authorizer.authorize(this.identity, 'subscribe', { service: this.entry.name, name }).allowed) return false;
+    sink.event(this.id, name, args);
+    return true;
+  }
+
+  pushData(path: string, value: unknown): boolean {
+    const sink = this.sinkNow;
+    if (!sink || !this.authorizer.authorize(this.identity, 'read', { service: this.entry.name, name: path }).allowed) return false;
+    sink.data(this.id, path, value);
+    return true;
+  }
+
+  /** Tells the client the session ended without it asking; the broker has already forgotten it. */
+  end(error: PeerwayError): void {
+    clearTimeout(this.detachTimer);
+    const sink = this.sinkNow;
+    this.sinkNow = undefined;
+    sink?.ended(this.id, error);
+  }
+
+  private clearEvents(): void {
+    this.allEvents = false;
+    this.events.clear();
+  }
+}
