@@ -67,14 +67,14 @@ export async function latencyRounds(series: LatencySeries[], plan: LatencyPlan, 
     for (let slice = 0; slice < slices; slice++) {
       for (let i = 0; i < series.length; i++) {
         const k = (i + r + slice) % series.length;
-        const s = series[k]!;
+        const s = series[k];
         const count = Math.ceil(plan.perRound / slices);
         const ms = plan.maxRoundMs / slices;
         await withDeadline(loop(s, count, ms, hs[k]), ms + 15_000, `${s.key} round ${r + 1}`);
       }
     }
     series.forEach((s, k) => {
-      const h = hs[k]!;
+      const h = hs[k];
       if (h.count > 0) roundP50s.get(s.key)!.push(h.percentile(50) / 1000);
       pooled.get(s.key)!.add(h);
     });
@@ -149,7 +149,7 @@ export async function rateRounds(series: RateSeries[], rounds: number, warmup: n
   const samples = new Map<string, RateSample[]>(series.map((s) => [s.key, []]));
   for (let r = 0; r < warmup + rounds; r++) {
     for (let i = 0; i < series.length; i++) {
-      const s = series[(i + r) % series.length]!;
+      const s = series[(i + r) % series.length];
       const warm = r < warmup;
       hook(`${s.key}: ${warm ? 'warm-up' : `round ${r - warmup + 1}/${rounds}`}`);
       const sample = await withDeadline(s.round(), s.deadlineMs, `${s.key} round`);
@@ -210,7 +210,7 @@ export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** Rounded to 3 decimals, for the results file. */

@@ -84,8 +84,8 @@ export function renderTable(report: BenchReport): string {
     if (s.error) body.push({ text: `    error: ${s.error.split('\n')[0]}` });
     for (const n of s.notes) body.push({ text: `    note: ${n}` });
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((l) => (l.cells ? l.cells[i]!.length : 0))));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((l) => (l.cells ? l.cells[i].length : 0))));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   lines.push(fmt(header));
   lines.push(widths.map((w) => '─'.repeat(w)).join('  '));
   for (const l of body) lines.push(l.cells ? fmt(l.cells) : l.text!);

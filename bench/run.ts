@@ -62,7 +62,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const progress = new Progress();
   const started = performance.now();
   const machine = machineInfo(); // its date is when the run started
-  const loadAtStart = os.loadavg()[0]!;
+  const loadAtStart = os.loadavg()[0];
   const ctx = await BenchContext.create(plan, progress, options.cpuProf);
   // Ctrl-C: stop the processes we started before going (the default would leave servers behind).
   const onSignal = () => {
@@ -100,7 +100,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
     tool: 'peerway bench',
     quick: plan.quick,
     rounds: plan.rounds,
-    machine: { ...machine, loadAverage: { start: round3(loadAtStart), end: round3(os.loadavg()[0]!) } },
+    machine: { ...machine, loadAverage: { start: round3(loadAtStart), end: round3(os.loadavg()[0]) } },
     seconds: round3((performance.now() - started) / 1000),
     scenarios: results,
   };

@@ -93,6 +93,6 @@ function sample(received: number, sent: number, t0: number, lastAt: number): Rat
 /** events/s with the median loss of the rounds as detail. */
 function eventFigure(label: string, stats: RateStats | undefined, extra?: Record<string, unknown>) {
   const losses = (stats?.rounds ?? []).map((r) => r.extra?.lossPercent ?? 0).sort((a, b) => a - b);
-  const loss = losses.length ? losses[losses.length >> 1]! : NaN;
+  const loss = losses.length ? losses[losses.length >> 1] : NaN;
   return rateFigure(label, 'events/s', stats, `loss ${loss.toFixed(loss < 1 ? 2 : 1)}%`, { lossPercent: loss, ...extra });
 }

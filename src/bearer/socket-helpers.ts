@@ -1,4 +1,4 @@
-import type { Server, Socket, AddressInfo } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { PeerwayError } from '../errors.js';
 import type { BearerAddress, ConnectOptions, Listener } from './bearer.js';
 
@@ -81,7 +81,7 @@ export function listenSocketServer(
     server.listen(listenArgs, () => {
       server.off('error', onError);
       const a = server.address();
-      const bound = typeof a === 'string' || a === null ? { path: listenArgs.path } : { host: (a as AddressInfo).address, port: (a as AddressInfo).port };
+      const bound = typeof a === 'string' || a === null ? { path: listenArgs.path } : { host: (a).address, port: (a).port };
       resolve({
         address: boundAddress(bound),
         close: () =>

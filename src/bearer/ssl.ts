@@ -220,7 +220,8 @@ function describeUntrustedServer(socket: tls.TLSSocket, peer: string, expectedNa
   } else if (code === 'CERT_NOT_YET_VALID') {
     why = `the certificate of ${peer}${subject} is not valid before ${cert.valid_from}; check the clocks of both machines`;
   } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const names = cert.subjectaltname || (cert.subject?.CN ? `CN=${cert.subject.CN}` : 'no names');
+    const cn = cert.subject?.CN;
+    const names = cert.subjectaltname || (cn ? `CN=${Array.isArray(cn) ? cn.join(', ') : cn}` : 'no names');
     why = `the certificate of ${peer} is for ${names}, not for "${expectedName}"; connect with a name the certificate lists, or set attribute serverName to the name it should match`;
   } else {
     why = `the certificate of ${peer}${subject} was refused (${code}); pass the right CA with --ca FILE or attribute ca`;

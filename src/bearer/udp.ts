@@ -302,7 +302,7 @@ export const udpBearer: Bearer = {
 
 function parseHeader(datagram: Buffer): { kind: number; sequence: number } | undefined {
   if (datagram.length < UDP_HEADER_BYTES || datagram[0] !== UDP_MAGIC) return undefined;
-  return { kind: datagram[1]!, sequence: datagram.readUInt32BE(2) };
+  return { kind: datagram[1], sequence: datagram.readUInt32BE(2) };
 }
 
 /**

@@ -75,7 +75,7 @@ export function demoCommand(setExit: (code: number) => void): Command {
         const serverCopy = await (await observer.startSession('Climate')).watch('', () => {});
         await say(`The server's copy of Climate's runtime data: ${JSON.stringify(toJsonValue(serverCopy.snapshot))}`);
         await observer.close();
-        const stats = (await client.stats()).services.Climate!;
+        const stats = (await client.stats()).services.Climate;
         await say(`Server relay counters for Climate: ${stats.calls} call(s), ${stats.eventsOut} event(s) and ${stats.dataOut} runtime-data update(s) relayed to clients;`);
         await say(`  ${stats.dataIn} runtime-data update(s) received for its copy. Direct traffic never passes through the server.`);
         await say('Stopping: sessions, client, runner, server…');

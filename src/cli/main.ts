@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') return;
     // Nobody reads any more: drop further output instead of failing on every line.
-    process.stdout.write = (() => true) as typeof process.stdout.write;
+    process.stdout.write = (() => true);
     // Long-running subcommands listen for SIGTERM and clean up; anything else simply exits (child
     // processes started through startPeerway are killed on exit).
     if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');

@@ -47,8 +47,8 @@ export function startPeerway(args: string[], options: { env?: NodeJS.ProcessEnv;
       }
     }
   };
-  child.stdout!.on('data', feed('stdout'));
-  child.stderr!.on('data', feed('stderr'));
+  child.stdout.on('data', feed('stdout'));
+  child.stderr.on('data', feed('stderr'));
   running.add(child);
   const exited = new Promise<number | NodeJS.Signals>((resolve) =>
     child.once('exit', (code, signal) => {

@@ -66,7 +66,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
       setExit(reportError('runner', err));
       return;
     }
-    const fatal = new Promise<PeerwayError>((resolve) => runner!.once('fatal', resolve));
+    const fatal = new Promise<PeerwayError>((resolve) => runner.once('fatal', resolve));
     const outcome = await Promise.race([untilSignal(), fatal]);
     await runner.stop();
     setExit(outcome instanceof PeerwayError ? reportError('runner', outcome) : EXIT_OK);

@@ -2,7 +2,10 @@ import { Command } from 'commander';
 import type { RuntimeDataNode } from '../definition/model.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { toJsonValue } from '../definition/value-text.js';
-import type { PeerwayError } from '../errors.js';
+import { PeerwayError } from '../errors.js';
+import type { CloseInfo } from '../bearer/bearer.js';
+import { formatBearerUrl } from '../bearer/registry.js';
+import type { PeerwayClient } from '../client/client.js';
 import type { DataChange, ServiceEvent, Session } from '../client/session.js';
 import { addServerOption, collect, positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
 import { addClientBearerOptions, withClient, type ClientCliOptions } from './with-client.js';
@@ -32,7 +35,7 @@ export function watchCommand(setExit: (code: number) => void): Command {
   addClientBearerOptions(cmd);
   cmd.action(async (service: string, opts: WatchCliOptions) => {
     try {
-      const code = await withClient('watch', opts, (client) => client.startSession(service).then((s) => watchSession(s, opts)));
+      const code = await withClient('watch', opts, (client) => client.startSession(service).then((s) => watchSession(client, s, opts)));
       setExit(code);
     } catch (err) {
       setExit(reportError('watch', err));
@@ -41,8 +44,8 @@ export function watchCommand(setExit: (code: number) => void): Command {
   return cmd;
 }
 
-/** Prints until Ctrl-C, `--count` lines, or the session ends (then exit 1 with the reason). */
-async function watchSession(session: Session, opts: WatchCliOptions): Promise<number> {
+/** Prints until Ctrl-C, `--count` lines, or the session or the server connection ends (then exit 1 with the reason). */
+async function watchSession(client: PeerwayClient, session: Session, opts: WatchCliOptions): Promise<number> {
   let printed = 0;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -59,12 +62,15 @@ async function watchSession(session: Session, opts: WatchCliOptions): Promise<nu
   const onEnded = (err: PeerwayError) => {
     queue = queue.then(() => finish(reportError('watch', err)));
   };
+  const onDisconnected = (info: CloseInfo) => onEnded(new PeerwayError('CONNECTION_CLOSED', `connection to the server at ${formatBearerUrl(client.serverAddress)} closed: ${info.reason}`));
   session.once('ended', onEnded);
+  client.once('disconnected', onDisconnected);
   try {
     await subscribe(session, opts, emit);
   } catch (err) {
     // The subscription failed (bad path or event): report that alone, not the close that follows.
     session.off('ended', onEnded);
+    client.off('disconnected', onDisconnected);
     throw err;
   }
   const code = await Promise.race([done, untilSignal().then(() => EXIT_OK)]);

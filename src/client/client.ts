@@ -254,7 +254,7 @@ export class PeerwayClient extends EventEmitter {
     try {
       channel = this.serverChannel();
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(PeerwayError.from(err));
     }
     return channel.request(body, options);
   }

@@ -311,7 +311,7 @@ export class Session extends EventEmitter {
     try {
       channel = this.channelFor(key);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(PeerwayError.from(err));
     }
     // A plain literal, not a spread: this runs for every call.
     const channelOptions: RequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs };

@@ -20,15 +20,15 @@ export function editDistance(a: string, b: string): number {
         row.push(j);
         continue;
       }
-      const prev = rows[i - 1] as number[];
+      const prev = rows[i - 1];
       const cost = s[i - 1] === t[j - 1] ? 0 : 1;
-      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) d = Math.min(d, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+      let d = Math.min((prev[j]) + 1, (row[j - 1]) + 1, (prev[j - 1]) + cost);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) d = Math.min(d, ((rows[i - 2])[j - 2]) + 1);
       row.push(d);
     }
     rows.push(row);
   }
-  return (rows[s.length] as number[])[t.length] as number;
+  return (rows[s.length])[t.length];
 }
 
 /**

@@ -25,9 +25,9 @@ export class LineIndex {
     // Binary search for the last line starting at or before offset.
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if ((starts[mid] as number) <= offset) lo = mid;
+      if ((starts[mid]) <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, column: Math.max(0, offset - (starts[lo] as number)) + 1 };
+    return { line: lo + 1, column: Math.max(0, offset - (starts[lo])) + 1 };
   }
 }

@@ -104,10 +104,10 @@ function skipDeclaration(text: string, start: number): number {
 function scanStartTag(text: string, lt: number, problems: QuoteProblem[]): number {
   const n = text.length;
   let p = lt + 1;
-  while (p < n && !isSpace(text[p]) && !'<>/'.includes(text[p] as string) && !isTypographic(text[p]) && !isAsciiQuote(text[p])) p++;
+  while (p < n && !isSpace(text[p]) && !'<>/'.includes(text[p]) && !isTypographic(text[p]) && !isAsciiQuote(text[p])) p++;
   if (p === lt + 1) return lt + 1; // a lone '<' in text; the XML reader reports it
   while (p < n) {
-    const c = text[p] as string;
+    const c = text[p];
     if (isSpace(c) || c === '/') {
       p++;
       continue;
@@ -121,7 +121,7 @@ function scanStartTag(text: string, lt: number, problems: QuoteProblem[]): numbe
       continue;
     }
     const nameStart = p;
-    while (p < n && !isSpace(text[p]) && !'=<>/'.includes(text[p] as string) && !isTypographic(text[p]) && !isAsciiQuote(text[p])) p++;
+    while (p < n && !isSpace(text[p]) && !'=<>/'.includes(text[p]) && !isTypographic(text[p]) && !isAsciiQuote(text[p])) p++;
     const attribute = text.slice(nameStart, p);
     let q = p;
     while (q < n && isSpace(text[q])) q++;
@@ -147,7 +147,7 @@ function lineEnd(text: string, offset: number): number {
 }
 
 function scanAsciiValue(text: string, attribute: string, nameStart: number, open: number, problems: QuoteProblem[]): number {
-  const quote = text[open] as string;
+  const quote = text[open];
   const close = text.indexOf(quote, open + 1);
   const lt = text.indexOf('<', open + 1);
   // XML attribute values may span lines but may not contain '<': a value reaching one is unclosed.
@@ -176,7 +176,7 @@ function scanAsciiValue(text: string, attribute: string, nameStart: number, open
 
 function scanTypographicValue(text: string, attribute: string, nameStart: number, open: number, problems: QuoteProblem[]): number {
   const end = lineEnd(text, open + 1);
-  const asciiCloser = SINGLE_QUOTES.has(text[open] as string) ? "'" : '"';
+  const asciiCloser = SINGLE_QUOTES.has(text[open]) ? "'" : '"';
   let p = open + 1;
   while (p < end && !isTypographic(text[p]) && text[p] !== asciiCloser && text[p] !== '<' && text[p] !== '>') p++;
   const closed = isTypographic(text[p]) || text[p] === asciiCloser;
@@ -218,17 +218,17 @@ export function findQuoteHints(text: string, file: string): Diagnostic[] {
     let offset = problem.offset;
     let message: string;
     if (problem.kind === 'stray') {
-      message = `typographic quote ${describeQuote(text[first] as string)} inside a tag; XML only accepts ASCII quotes around attribute values: remove it, or ${fix}`;
+      message = `typographic quote ${describeQuote(text[first])} inside a tag; XML only accepts ASCII quotes around attribute values: remove it, or ${fix}`;
     } else if (problem.kind === 'typographic') {
       offset = first;
-      const chars = [...new Set(problem.typographic.map((o) => describeQuote(text[o] as string)))].join(' and ');
+      const chars = [...new Set(problem.typographic.map((o) => describeQuote(text[o])))].join(' and ');
       const others = problem.typographic.slice(1).map((o) => ` (also at ${at(o)})`).join('');
       const quote = problem.value.includes('"') ? "'" : '"';
       message =
         `typographic quote ${chars} used as the delimiter of attribute ${problem.attribute}${others}; ` +
         `use ASCII " instead: ${problem.attribute}=${quote}${problem.value}${quote}, or ${fix}`;
     } else {
-      const quote = text[problem.openOffset] as string;
+      const quote = text[problem.openOffset];
       message =
         `attribute ${problem.attribute} opened with ${quote} at ${at(problem.offset)} is not closed; ` +
         `add the closing ${quote}: ${problem.attribute}=${quote}${problem.value}${quote}`;
@@ -252,7 +252,7 @@ export function fixTypographicQuotes(text: string): { text: string; replaced: nu
     // A delimiter that is already ASCII fixes the kind of the other one so the two keep matching.
     const open = text[problem.openOffset];
     const close = problem.closeOffset === undefined ? undefined : text[problem.closeOffset];
-    const delimiter = isAsciiQuote(open) ? (open as string) : isAsciiQuote(close) ? (close as string) : problem.value.includes('"') ? "'" : '"';
+    const delimiter = isAsciiQuote(open) ? (open) : isAsciiQuote(close) ? (close as string) : problem.value.includes('"') ? "'" : '"';
     for (const offset of problem.typographic) replacements.set(offset, delimiter);
   }
   if (replacements.size === 0) return { text, replaced: 0 };

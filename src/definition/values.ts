@@ -82,7 +82,7 @@ export function describeValue(value: unknown): string {
 /** True for `{…}` literals and `Object.create(null)`: the only objects a struct value may be. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 
@@ -179,7 +179,7 @@ function checkStruct(scope: TypeScope, struct: StructType, value: unknown): Chec
   let out: Record<string, unknown> | undefined;
   const fields = struct.fields;
   for (let i = 0; i < fields.length; i++) {
-    const field = fields[i] as Field;
+    const field = fields[i];
     const item = value[field.name];
     // An inherited property (a field called "constructor") is not a value either.
     if (item === undefined || !Object.prototype.hasOwnProperty.call(value, field.name)) {

@@ -86,9 +86,9 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
     } else if (raw === 'attribute without value') {
       // saxes stops at the character after the name (and any blanks); point at the name itself.
       let end = offset;
-      while (end > 0 && /\s/.test(text[end - 1] as string)) end--;
+      while (end > 0 && /\s/.test(text[end - 1])) end--;
       let start = end;
-      while (start > 0 && !/[\s<"']/.test(text[start - 1] as string)) start--;
+      while (start > 0 && !/[\s<"']/.test(text[start - 1])) start--;
       const name = text.slice(start, end);
       offset = start;
       message = `attribute ${name} has no value; write ${name}="…" or remove it`;
@@ -96,7 +96,7 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
       message = 'attribute value is not quoted; write it in ASCII quotes, e.g. name="value"';
     } else if (raw === 'text data outside of root node') {
       offset = markupEnd;
-      while (offset < text.length - 1 && /\s/.test(text[offset] as string)) offset++;
+      while (offset < text.length - 1 && /\s/.test(text[offset])) offset++;
       message = `text outside the <service> element; remove it, or move it into <description>`;
     } else if (raw === 'malformed comment') {
       offset = Math.max(0, text.lastIndexOf('--', offset - 1));
@@ -116,7 +116,8 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
     if (syntaxError) return;
     const offsets = attributeOffsets(text, tagStart, markupEnd);
     const attributes = new Map<string, XmlAttribute>();
-    for (const [name, value] of Object.entries(tag.attributes)) {
+    // Without the xmlns option, saxes gives attribute values as plain strings.
+    for (const [name, value] of Object.entries(tag.attributes as Record<string, string>)) {
       attributes.set(name, { name, value, pos: at(offsets.get(name) ?? tagStart) });
     }
     const element: XmlElement = { name: tag.name, pos: at(tagStart), offset: tagStart, attributes, children: [], text: '' };
@@ -135,7 +136,7 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
     if (syntaxError || !parent || trimmed === '') return;
     if (parent.textPos === undefined) {
       let offset = markupEnd;
-      while (offset < text.length && /\s/.test(text[offset] as string)) offset++;
+      while (offset < text.length && /\s/.test(text[offset])) offset++;
       parent.textPos = at(offset);
     }
     parent.text = parent.text === '' ? trimmed : `${parent.text} ${trimmed}`;

@@ -106,7 +106,7 @@ export class ServiceHost {
 
   async closeLinks(): Promise<void> {
     for (const s of this.sessions.values()) s.closeLinks('runner stopping');
-    await Promise.all([...this.links.values()].map((l) => l.listener?.close()));
+    await Promise.all([...this.links.values()].flatMap((l) => (l.listener ? [l.listener.close()] : [])));
     this.links.clear();
   }
 
@@ -290,6 +290,7 @@ class LinkPush {
 
 /** Link attributes that describe the address, not the bearer configuration. */
 function withoutAddressAttributes(attributes: BearerAttributes): BearerAttributes {
-  const { path: _path, ...rest } = attributes;
+  const rest = { ...attributes };
+  delete rest.path;
   return rest;
 }

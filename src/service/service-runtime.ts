@@ -30,13 +30,12 @@ export class ServiceRuntime {
   ) {
     this.name = definition.name;
     this.tree = new RuntimeDataTree(definition);
-    const runtime = this;
     this.api = {
       name: definition.name,
       definition,
-      emit: (event, args) => runtime.emit(event, args ?? {}),
-      set: (path, value) => runtime.set(path, value),
-      get: (path) => runtime.tree.get(path ?? ''),
+      emit: (event, args) => this.emit(event, args ?? {}),
+      set: (path, value) => this.set(path, value),
+      get: (path) => this.tree.get(path ?? ''),
     };
   }
 

@@ -113,7 +113,7 @@ export class Channel {
     return new Promise<ReplyTo<B['type']>>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
       const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs) ? performance.now() + timeoutMs : Infinity;
-      const entry: Pending = { resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, body };
+      const entry: Pending = { resolve: resolve, reject, deadline, timeoutMs, body };
       if (options.mapError) entry.mapError = options.mapError;
       if (options.signal) {
         entry.signal = options.signal;

@@ -72,7 +72,7 @@ export class FrameDecoder {
 
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
-    const first = this.chunks[0]!;
+    const first = this.chunks[0];
     let out: Buffer;
     if (first.length >= n) {
       out = first.subarray(0, n);
@@ -82,7 +82,7 @@ export class FrameDecoder {
       out = Buffer.allocUnsafe(n);
       let filled = 0;
       while (filled < n) {
-        const c = this.chunks[0]!;
+        const c = this.chunks[0];
         const need = n - filled;
         if (c.length <= need) {
           c.copy(out, filled);

@@ -101,7 +101,7 @@ export class MessagePackWriter {
     const size = keys.length;
     this.writeContainerHeader(size, 0x80, 0xde, 0xdf);
     for (let i = 0; i < size; i++) {
-      const key = keys[i]!;
+      const key = keys[i];
       this.writeKey(key);
       this.write(object[key]);
     }
@@ -301,6 +301,6 @@ function headerBytes(bytes: number): number {
 }
 
 function isPlainObject(value: object): boolean {
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }

@@ -105,7 +105,7 @@ export function numbered(i: number, size = 8): Buffer {
 export function assertDelivered(received: number[], count: number, reliable: boolean, maxLost = 0): void {
   const expected = Array.from({ length: count }, (_, i) => i);
   if (reliable) return assert.deepEqual(received, expected);
-  for (let i = 1; i < received.length; i++) assert.ok(received[i]! > received[i - 1]!, `out of order or duplicated at ${i}: ${received[i - 1]} then ${received[i]}`);
+  for (let i = 1; i < received.length; i++) assert.ok(received[i] > received[i - 1], `out of order or duplicated at ${i}: ${received[i - 1]} then ${received[i]}`);
   assert.ok(received.every((n) => n >= 0 && n < count), 'received a number never sent');
   assert.ok(count - received.length <= maxLost, `lost ${count - received.length} of ${count} (allowed ${maxLost})`);
 }
@@ -239,7 +239,7 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
         }
         assertDelivered(withoutMarkers(server.numbers(), 50), 50, fx.bearer.reliable, fx.bearer.reliable ? 0 : 50);
         assertDelivered(withoutMarkers(client.numbers(), 50), 50, fx.bearer.reliable, fx.bearer.reliable ? 0 : 50);
-        assert.ok(client.messages.every((m, i) => m.length === (client.numbers()[i]! < 50 ? 100 : 8)));
+        assert.ok(client.messages.every((m, i) => m.length === (client.numbers()[i] < 50 ? 100 : 8)));
       } finally {
         await after();
       }
@@ -263,8 +263,8 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
         const client = new Collector(c);
         await server.until(() => server.messages.length === 1, 'hello at the server');
         await client.until(() => client.messages.length === 1, 'welcome at the client');
-        assert.equal(server.messages[0]!.toString(), 'hello');
-        assert.equal(client.messages[0]!.toString(), 'welcome');
+        assert.equal(server.messages[0].toString(), 'hello');
+        assert.equal(client.messages[0].toString(), 'welcome');
       } finally {
         await after();
       }
@@ -348,7 +348,7 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
         for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
         client.connection.send(big);
         await server.until(() => server.messages.length === 1, 'the message at the limit');
-        assert.ok(server.messages[0]!.equals(big));
+        assert.ok(server.messages[0].equals(big));
         assert.throws(() => client.connection.send(Buffer.alloc(fx.maxMessageBytes + 1)), (err: unknown) => {
           assert.ok(err instanceof PeerwayError);
           assert.equal(err.code, 'FRAME_TOO_LARGE');
@@ -383,8 +383,8 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
           await sleep(50);
           assert.equal(closer.closes.length, 1);
           assert.equal(other.closes.length, 1);
-          assert.equal(closer.closes[0]!.reason, 'test is done');
-          assert.ok(other.closes[0]!.reason.length > 0);
+          assert.equal(closer.closes[0].reason, 'test is done');
+          assert.ok(other.closes[0].reason.length > 0);
           assert.equal(closer.connection.closed, true);
           assert.equal(other.connection.closed, true);
         } finally {
@@ -399,7 +399,7 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
         await listener.close();
         await client.until(() => client.closes.length === 1, 'the client close');
         await server.until(() => server.closes.length === 1, 'the server close');
-        assert.ok(client.closes[0]!.reason.length > 0);
+        assert.ok(client.closes[0].reason.length > 0);
       } finally {
         await after();
       }
@@ -464,7 +464,7 @@ export function runFramingProperties(): void {
             const decoder = new FrameDecoder(1024);
             const out: Buffer[] = [];
             for (let offset = 0, i = 0; offset < stream.length; i++) {
-              const size = cuts[i % cuts.length]!;
+              const size = cuts[i % cuts.length];
               decoder.push(stream.subarray(offset, offset + size), (f) => out.push(Buffer.from(f)));
               offset += size;
             }

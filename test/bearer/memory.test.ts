@@ -14,7 +14,7 @@ runBearerSuite('connect.bearer.memory', () => ({
   listenAddress: () => ({ bearer: ID }),
   maxMessageBytes: 64 * 1024,
   deadMessage: /^nothing listens on memory:\/\/nobody-\d+ in this process \(memory:\/\/ reaches only listeners of the same process\)$/,
-  deadAddress: async () => ({ bearer: ID, path: `nobody-${Date.now()}` }),
+  deadAddress: () => Promise.resolve({ bearer: ID, path: `nobody-${Date.now()}` }),
 }));
 
 interface PairOptions {
@@ -82,8 +82,8 @@ describe('connect.bearer.memory', () => {
     const { listener, client, server } = await pair({ name: 'closing-soon' });
     await listener.close();
     assert.equal(client.closes.length, 1, 'the listener close ended its connection before close() resolved');
-    assert.equal(server.closes[0]!.reason, 'listener closed');
-    assert.equal(client.closes[0]!.reason, 'closed by peer');
+    assert.equal(server.closes[0].reason, 'listener closed');
+    assert.equal(client.closes[0].reason, 'closed by peer');
     await assert.rejects(memoryBearer.connect({ bearer: ID, path: 'closing-soon' }), isError('CONNECT_FAILED', /^nothing listens on memory:\/\/closing-soon /));
   });
 
@@ -141,7 +141,7 @@ describe('connect.bearer.memory', () => {
       client.connection.send(buffer);
       buffer.write('later');
       await server.until(() => server.messages.length === 1, 'the message');
-      assert.equal(server.messages[0]!.toString(), 'first');
+      assert.equal(server.messages[0].toString(), 'first');
     } finally {
       await listener.close();
     }
@@ -184,9 +184,9 @@ describe('connect.bearer.memory', () => {
       await server.until(() => server.closes.length === 1, 'the server close');
       await client.until(() => client.closes.length === 1, 'the client close');
       assert.equal(server.messages.length, 0);
-      assert.equal(server.closes[0]!.error?.code, 'FRAME_TOO_LARGE');
-      assert.match(server.closes[0]!.reason, /2048 bytes, above the limit of 1024 bytes/);
-      assert.equal(client.closes[0]!.reason, 'closed by peer');
+      assert.equal(server.closes[0].error?.code, 'FRAME_TOO_LARGE');
+      assert.match(server.closes[0].reason, /2048 bytes, above the limit of 1024 bytes/);
+      assert.equal(client.closes[0].reason, 'closed by peer');
     } finally {
       await listener.close();
     }
@@ -202,8 +202,8 @@ describe('connect.bearer.memory', () => {
       await client.until(() => client.closes.length === 1 && server.closes.length === 1, 'both closes');
       assert.deepEqual(server.numbers(), [1]);
       assert.deepEqual(client.numbers(), [2]);
-      assert.equal(client.closes[0]!.reason, 'client done');
-      assert.equal(server.closes[0]!.reason, 'server done');
+      assert.equal(client.closes[0].reason, 'client done');
+      assert.equal(server.closes[0].reason, 'server done');
     } finally {
       await listener.close();
     }

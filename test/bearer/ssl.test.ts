@@ -22,7 +22,7 @@ runBearerSuite('connect.bearer.ssl', () => ({
   deadAddress: async () => ({ ...local, port: await freePort() }),
   silentAddress: async () => {
     const s = await silentTcpServer();
-    return { address: { ...local, port: s.port }, close: s.close };
+    return { address: { ...local, port: s.port }, close: () => s.close() };
   },
 }));
 
@@ -33,7 +33,7 @@ async function sslServer(attributes: BearerAttributes) {
   const listener = await sslBearer.listen({ ...local }, (c) => accepted.push(new Collector(c)), {
     attributes,
     onWarning: (m) => warnings.push(m),
-  } as ConnectOptions);
+  });
   return { listener, warnings, accepted, peer: `127.0.0.1:${listener.address.port}` };
 }
 
@@ -66,7 +66,7 @@ describe('connect.bearer.ssl', () => {
       const c = new Collector(await sslBearer.connect(s.listener.address, { attributes: { ...certs.client, ca: certs.ca.certificate } }));
       c.connection.send(Buffer.from('authenticated'));
       await waitFor(() => s.accepted[0]?.messages.length === 1, 'the message');
-      assert.equal(s.accepted[0]!.messages[0]!.toString(), 'authenticated');
+      assert.equal(s.accepted[0].messages[0].toString(), 'authenticated');
       c.connection.close();
       assert.deepEqual(s.warnings, []);
     } finally {
@@ -83,7 +83,7 @@ describe('connect.bearer.ssl', () => {
         `cannot connect to ssl://${s.peer}: the server at ${s.peer} requires a client certificate (mutual TLS); set attributes certificate and key to a certificate signed by a CA the server trusts`,
       );
       await waitFor(() => s.warnings.length === 1, 'the listener warning');
-      assert.match(s.warnings[0]!, /^client 127\.0\.0\.1:\d+ presented no certificate but this listener requires one \(requireClientCertificate\); the client must set attributes certificate and key$/);
+      assert.match(s.warnings[0], /^client 127\.0\.0\.1:\d+ presented no certificate but this listener requires one \(requireClientCertificate\); the client must set attributes certificate and key$/);
       assert.equal(s.accepted.length, 0);
     } finally {
       await s.listener.close();
@@ -99,7 +99,7 @@ describe('connect.bearer.ssl', () => {
         `cannot connect to ssl://${s.peer}: the server closed the connection right after the TLS handshake: it refused our client certificate (mutual TLS); attribute certificate must be signed by a CA the server trusts`,
       );
       await waitFor(() => s.warnings.length === 1, 'the listener warning');
-      assert.match(s.warnings[0]!, new RegExp(`^refused the client certificate of 127\\.0\\.0\\.1:\\d+ \\(mutual TLS\\): it is not signed by the CA in attribute ca \\(${certs.ca.certificate}\\)$`));
+      assert.match(s.warnings[0], new RegExp(`^refused the client certificate of 127\\.0\\.0\\.1:\\d+ \\(mutual TLS\\): it is not signed by the CA in attribute ca \\(${certs.ca.certificate}\\)$`));
     } finally {
       await s.listener.close();
     }
@@ -188,8 +188,8 @@ describe('connect.bearer.ssl', () => {
         `cannot connect to ssl://${peer}: the peer at ${peer} did not answer the TLS handshake: it is probably a plain connect.bearer.tcp port; use tcp://`,
       );
       await waitFor(() => accepted[0]?.closes.length === 1, 'the tcp side close');
-      assert.equal(accepted[0]!.closes[0]!.error?.code, 'PROTOCOL');
-      assert.match(accepted[0]!.closes[0]!.reason, /peer started a TLS handshake on a plain connect\.bearer\.tcp port/);
+      assert.equal(accepted[0].closes[0].error?.code, 'PROTOCOL');
+      assert.match(accepted[0].closes[0].reason, /peer started a TLS handshake on a plain connect\.bearer\.tcp port/);
     } finally {
       await tcp.close();
     }
@@ -218,7 +218,7 @@ describe('connect.bearer.ssl', () => {
       await c.until(() => c.closes.length === 1, 'the close', 1000);
       assert.ok(Date.now() - started < 1000);
       await waitFor(() => s.warnings.length === 1, 'the listener warning');
-      assert.match(s.warnings[0]!, /^client 127\.0\.0\.1:\d+ sent bytes that are not TLS to the connect\.bearer\.ssl port, so it was closed: it is probably a connect\.bearer\.tcp client; it must connect with ssl:\/\/$/);
+      assert.match(s.warnings[0], /^client 127\.0\.0\.1:\d+ sent bytes that are not TLS to the connect\.bearer\.ssl port, so it was closed: it is probably a connect\.bearer\.tcp client; it must connect with ssl:\/\/$/);
       assert.equal(s.accepted.length, 0);
     } finally {
       await s.listener.close();

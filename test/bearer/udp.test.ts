@@ -17,7 +17,7 @@ runBearerSuite('connect.bearer.udp', () => ({
   deadAddress: async () => ({ ...local, port: await freePort('udp') }),
   silentAddress: async () => {
     const s = await silentUdpSocket();
-    return { address: { ...local, port: s.port }, close: s.close };
+    return { address: { ...local, port: s.port }, close: () => s.close() };
   },
 }));
 
@@ -77,9 +77,9 @@ describe('connect.bearer.udp', () => {
     try {
       await peer.connect(42);
       await until(() => peer.received.length === 1, 'ACCEPT');
-      assert.equal(peer.received[0]![1], UdpKind.ACCEPT);
+      assert.equal(peer.received[0][1], UdpKind.ACCEPT);
       await until(() => s.accepted.length === 1, 'the connection');
-      const c = s.accepted[0]!;
+      const c = s.accepted[0];
       await sendInOrder(peer, c, [1, 2, 2, 1, 5, 4, 3, 6, 6]);
       assert.deepEqual(c.messages.map(String), ['#1', '#2', '#5', '#6']);
       assert.ok(c.connection instanceof UdpConnection);
@@ -96,7 +96,7 @@ describe('connect.bearer.udp', () => {
     try {
       await peer.connect(7);
       await until(() => s.accepted.length === 1, 'the connection');
-      const c = s.accepted[0]!;
+      const c = s.accepted[0];
       await sendInOrder(peer, c, [1, 0x7fffffff, 0xfffffff0, 5, 0xfffffff1]);
       assert.deepEqual(c.messages.map(String), ['#1', `#${0x7fffffff}`, `#${0xfffffff0}`, '#5']);
       assert.equal((c.connection as UdpConnection).stats().droppedStale, 1);
@@ -118,8 +118,8 @@ describe('connect.bearer.udp', () => {
       assert.equal(s.listener.stats().connections, 1);
       await peer.connect(2);
       await until(() => s.accepted.length === 2, 'the new connection');
-      await s.accepted[0]!.until(() => s.accepted[0]!.closes.length === 1, 'the old connection to close');
-      assert.match(s.accepted[0]!.closes[0]!.reason, /reconnected$/);
+      await s.accepted[0].until(() => s.accepted[0].closes.length === 1, 'the old connection to close');
+      assert.match(s.accepted[0].closes[0].reason, /reconnected$/);
       assert.equal(s.listener.stats().connections, 1);
     } finally {
       await peer.close();
@@ -168,7 +168,7 @@ describe('connect.bearer.udp', () => {
       const c = await udpBearer.connect(s.listener.address, { attributes });
       c.send(Buffer.alloc(8000, 1));
       await until(() => s.accepted[0]?.messages.length === 1, 'the large datagram');
-      assert.equal(s.accepted[0]!.messages[0]!.length, 8000);
+      assert.equal(s.accepted[0].messages[0].length, 8000);
       c.close();
     } finally {
       await s.listener.close();
@@ -192,9 +192,9 @@ describe('connect.bearer.udp', () => {
     try {
       await peer.connect(9);
       await until(() => s.accepted.length === 1, 'the connection');
-      const c = s.accepted[0]!;
+      const c = s.accepted[0];
       await c.until(() => c.closes.length === 1, 'the idle close', 1000);
-      assert.match(c.closes[0]!.reason, /^no datagram from 127\.0\.0\.1:\d+ for 200 ms \(idle timeout\)$/);
+      assert.match(c.closes[0].reason, /^no datagram from 127\.0\.0\.1:\d+ for 200 ms \(idle timeout\)$/);
       assert.equal(s.listener.stats().connections, 0);
     } finally {
       await peer.close();
@@ -209,13 +209,13 @@ describe('connect.bearer.udp', () => {
       const client = (await udpBearer.connect(s.listener.address, { attributes })) as UdpConnection;
       const c = new Collector(client);
       await until(() => s.accepted.length === 1, 'the connection');
-      const server = s.accepted[0]!.connection as UdpConnection;
+      const server = s.accepted[0].connection as UdpConnection;
       // Four keepalives each way span more than the 200 ms idle timeout (one goes out every ~100 ms).
       await until(() => client.stats().keepalives >= 4 && server.stats().keepalives >= 4, 'keepalives both ways', 5000);
       assert.equal(c.closes.length, 0);
-      assert.equal(s.accepted[0]!.closes.length, 0);
+      assert.equal(s.accepted[0].closes.length, 0);
       client.send(Buffer.from('still here'));
-      await until(() => s.accepted[0]!.messages.length === 1, 'the message');
+      await until(() => s.accepted[0].messages.length === 1, 'the message');
       client.close();
     } finally {
       await s.listener.close();

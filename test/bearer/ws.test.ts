@@ -18,7 +18,7 @@ runBearerSuite('connect.bearer.ws', () => ({
   deadAddress: async () => ({ ...local, port: await freePort() }),
   silentAddress: async () => {
     const s = await silentTcpServer();
-    return { address: { ...local, port: s.port }, close: s.close };
+    return { address: { ...local, port: s.port }, close: () => s.close() };
   },
 }));
 
@@ -56,10 +56,10 @@ describe('connect.bearer.ws', () => {
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
       ws.send('not binary');
       assert.equal(await closed, 1003);
-      const c = s.accepted[0]!;
+      const c = s.accepted[0];
       await c.until(() => c.closes.length === 1, 'the close');
-      assert.equal(c.closes[0]!.error?.code, 'PROTOCOL');
-      assert.match(c.closes[0]!.error!.message, /sent a text WebSocket message; connect\.bearer\.ws carries binary messages only$/);
+      assert.equal(c.closes[0].error?.code, 'PROTOCOL');
+      assert.match(c.closes[0].error.message, /sent a text WebSocket message; connect\.bearer\.ws carries binary messages only$/);
       assert.equal(c.messages.length, 0);
     } finally {
       await s.listener.close();
@@ -72,8 +72,8 @@ describe('connect.bearer.ws', () => {
       const client = new Collector(await wsBearer.connect(s.listener.address, { maxMessageBytes: 4096 }));
       client.connection.send(Buffer.alloc(2048));
       await until(() => s.accepted[0]?.closes.length === 1, 'the server close');
-      assert.equal(s.accepted[0]!.closes[0]!.error?.code, 'FRAME_TOO_LARGE');
-      assert.equal(s.accepted[0]!.messages.length, 0);
+      assert.equal(s.accepted[0].closes[0].error?.code, 'FRAME_TOO_LARGE');
+      assert.equal(s.accepted[0].messages.length, 0);
       await client.until(() => client.closes.length === 1, 'the client close');
     } finally {
       await s.listener.close();
@@ -117,10 +117,10 @@ describe('connect.bearer.ws', () => {
       assert.equal(body, 'plain http');
       const c = new Collector(await wsBearer.connect({ ...local, port, path: '/link' }));
       await until(() => accepted.length === 1, 'the accepted connection');
-      const server1 = new Collector(accepted[0]!);
+      const server1 = new Collector(accepted[0]);
       c.connection.send(Buffer.from('over the shared port'));
       await server1.until(() => server1.messages.length === 1, 'the message');
-      assert.equal(server1.messages[0]!.toString(), 'over the shared port');
+      assert.equal(server1.messages[0].toString(), 'over the shared port');
       await attachment.close();
       await c.until(() => c.closes.length === 1, 'the close after detaching');
     } finally {

@@ -5,7 +5,7 @@ import { onOneCore, oneCoreUnavailable } from '../../bench/one-core.js';
 
 /** The CPU affinity mask of a process as taskset prints it (hex, no 0x). */
 function mask(pid: number): string {
-  return /mask:\s*([0-9a-f]+)/i.exec(execFileSync('taskset', ['-p', String(pid)], { encoding: 'utf8' }))![1]!;
+  return /mask:\s*([0-9a-f]+)/i.exec(execFileSync('taskset', ['-p', String(pid)], { encoding: 'utf8' }))![1];
 }
 
 test('onOneCore confines processes to CPU 0 while the work runs and gives their affinity back, also when it fails', async (t) => {
@@ -16,15 +16,17 @@ test('onOneCore confines processes to CPU 0 while the work runs and gives their 
   const pid = child.pid!;
   const before = mask(pid);
 
-  const seen = await onOneCore([pid], async () => mask(pid));
+  const seen = await onOneCore([pid], () => Promise.resolve(mask(pid)));
   assert.equal(seen, '1');
   assert.equal(mask(pid), before);
 
   await assert.rejects(
-    onOneCore([pid], async () => {
-      assert.equal(mask(pid), '1');
-      throw new Error('round failed');
-    }),
+    onOneCore([pid], () =>
+      Promise.resolve().then(() => {
+        assert.equal(mask(pid), '1');
+        throw new Error('round failed');
+      }),
+    ),
     /round failed/,
   );
   assert.equal(mask(pid), before, 'the affinity comes back after a failed round too');

@@ -100,8 +100,8 @@ test('reads repeated objects, nested objects and defaults of lists and structs w
   );
   const [zones, a, list, p] = def.runtimeData.children;
   assert.equal(zones?.kind, 'object');
-  assert.equal((zones as RuntimeDataObject).repeated, true);
-  assert.deepEqual((zones as RuntimeDataObject).children.map((c) => c.path), ['zones.celsius', 'zones.name']);
+  assert.equal((zones).repeated, true);
+  assert.deepEqual((zones).children.map((c) => c.path), ['zones.celsius', 'zones.name']);
   const c = ((a as RuntimeDataObject).children[0] as RuntimeDataObject).children[0] as RuntimeDataLeaf;
   assert.equal(c.path, 'a.b.c');
   assert.equal(c.default, 3);

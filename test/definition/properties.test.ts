@@ -73,7 +73,7 @@ test('values survive the JSON form: fromJsonValue(JSON(toJsonValue(v))) equals c
   for (const type of allTypes) {
     fc.assert(
       fc.property(valueOf(def, type), (value) => {
-        const json = JSON.parse(JSON.stringify(toJsonValue(value)));
+        const json = JSON.parse(JSON.stringify(toJsonValue(value))) as unknown;
         const back = fromJsonValue(def, type, json, 'v');
         const expected = checkValue(def, type, value, 'v');
         // -0 does not survive JSON; everything else must.

@@ -51,12 +51,12 @@ export async function startServerWith(args: string[], count: number): Promise<Co
     await proc.stop();
     throw err;
   }
-  const listeners = [...proc.stdout().matchAll(/^listening (\S+) (\S+)$/gm)].map((m) => ({ bearer: m[1]!, address: m[2]! }));
+  const listeners = [...proc.stdout().matchAll(/^listening (\S+) (\S+)$/gm)].map((m) => ({ bearer: m[1], address: m[2] }));
   return {
     proc,
     listeners,
     url: (n) => {
-      const l = listeners[n]!;
+      const l = listeners[n];
       const scheme = l.bearer.replace('connect.bearer.', '');
       return scheme === 'local' ? `local://${l.address}` : `${scheme}://${l.address}`;
     },

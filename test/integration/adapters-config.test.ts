@@ -29,12 +29,12 @@ test('one server listens on tcp, ssl, local and ws at once from --config, and a 
     server.listeners.map((l) => l.bearer),
     ['connect.bearer.tcp', 'connect.bearer.ssl', 'connect.bearer.local', 'connect.bearer.ws'],
   );
-  assert.equal(server.listeners[2]!.address, socket);
-  assert.match(server.listeners[3]!.address, /^127\.0\.0\.1:\d+\/pw$/);
+  assert.equal(server.listeners[2].address, socket);
+  assert.match(server.listeners[3].address, /^127\.0\.0\.1:\d+\/pw$/);
 
   // A client configuration naming the server's ssl port and the CA, used instead of --server and --ca.
   const clientConfig = await writeConfig(certs.dir, 'client.xml', [
-    { type: 'connect.bearer.ssl', attributes: { host: '127.0.0.1', port: server.listeners[1]!.address.split(':')[1]!, ca: 'ca.pem' } },
+    { type: 'connect.bearer.ssl', attributes: { host: '127.0.0.1', port: server.listeners[1].address.split(':')[1], ca: 'ca.pem' } },
   ]);
   const calls = [
     ['--server', server.url(0)],
@@ -45,15 +45,15 @@ test('one server listens on tcp, ssl, local and ws at once from --config, and a 
   ];
   const results = await Promise.all(calls.map((flags, i) => runPeerway(['call', ...flags, 'Types', 'add', `a=${i}`, 'b=40'])));
   results.forEach((r, i) => {
-    assert.equal(r.code, 0, `${calls[i]!.join(' ')}: ${r.stderr}`);
-    assert.equal(r.stdout, `${i + 40}\n`, calls[i]!.join(' '));
+    assert.equal(r.code, 0, `${calls[i].join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, `${i + 40}\n`, calls[i].join(' '));
   });
 });
 
 test('a ws server serves a runner and a client end to end, the reliable link on ws too', async (t) => {
   const server = await startServerWith(['--listen', 'ws://127.0.0.1:0/peerway'], 1);
   t.after(() => server.stop());
-  assert.match(server.listeners[0]!.address, /^127\.0\.0\.1:\d+\/peerway$/);
+  assert.match(server.listeners[0].address, /^127\.0\.0\.1:\d+\/peerway$/);
   await startRunner(t, server.url(0), [fixture('p2p', 'lab.xml')]);
   const r = await runPeerway(['call', '--server', server.url(0), '--verbose', 'Lab', 'echo', 'text=w']);
   assert.equal(r.code, 0, r.stderr);

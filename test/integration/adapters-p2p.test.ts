@@ -45,12 +45,12 @@ describe('peer-to-peer routes on bearers the client may lack', () => {
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
-      lines[0]!,
+      lines[0],
       /^peerway call: error \[BEARER_MISSING\]: service Secure requires a direct connect\.bearer\.ssl link "secure" for method "echo" \(.*ssl-required\.xml:7:5\), and this client cannot use it: the client has no connect\.bearer\.ssl bearer\. /,
     );
-    assert.ok(lines[0]!.includes('on the command line pass --ca FILE'), lines[0]);
-    assert.ok(lines[0]!.includes('or in a file given with --config add <connectionadapter type="connect.bearer.ssl"><attribute name="ca" value="FILE"/></connectionadapter>'), lines[0]);
-    assert.ok(lines[0]!.includes('or in code connect(url, { adapters: { "connect.bearer.ssl": { ca: "FILE" } } })'), lines[0]);
+    assert.ok(lines[0].includes('on the command line pass --ca FILE'), lines[0]);
+    assert.ok(lines[0].includes('or in a file given with --config add <connectionadapter type="connect.bearer.ssl"><attribute name="ca" value="FILE"/></connectionadapter>'), lines[0]);
+    assert.ok(lines[0].includes('or in code connect(url, { adapters: { "connect.bearer.ssl": { ca: "FILE" } } })'), lines[0]);
   });
 
   it('where the route allows fallback, a client without an ssl adapter gets a warning and the server route', async () => {

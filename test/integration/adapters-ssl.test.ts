@@ -13,7 +13,7 @@ test("a runner that reaches the server over ssl serves its reliable link over ss
   const config = await writeConfig(certs.dir, 'ssl-server.xml', [{ type: SSL, attributes: { port: '0', ...certs.server } }]);
   const server = await startServerWith(['--config', config], 1);
   t.after(() => server.stop());
-  assert.equal(server.listeners[0]!.bearer, SSL);
+  assert.equal(server.listeners[0].bearer, SSL);
   const url = server.url(0);
   await startRunner(t, url, [LAB], ['--ca', certs.ca.certificate, '--link-cert', certs.server.certificate, '--link-key', certs.server.key]);
 
@@ -52,7 +52,7 @@ test('mutual TLS: the server accepts a client certificate signed by its CA and r
   const server = await startServerWith(['--config', config], 1);
   t.after(() => server.stop());
   const url = server.url(0);
-  const peer = server.listeners[0]!.address.replace(/\./g, '\\.');
+  const peer = server.listeners[0].address.replace(/\./g, '\\.');
   const call = (...flags: string[]) => runPeerway(['call', '--server', url, '--ca', certs.ca.certificate, ...flags, 'Types', 'add', 'a=2', 'b=3']);
   const [accepted, missing, foreign] = await Promise.all([
     call('--cert', certs.client.certificate, '--key', certs.client.key),

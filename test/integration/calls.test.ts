@@ -27,7 +27,7 @@ for (const location of ['remote', 'in-process'] as const) {
       assert.equal(await s.call('echoFloat', { value: 1.25 }), 1.25);
       assert.equal(await s.call('echoDouble', { value: Math.PI }), Math.PI);
       assert.equal(await s.call('echoString', { value: 'grüße 🚗' }), 'grüße 🚗');
-      assert.deepEqual(Buffer.from((await s.call('echoBinary', { value: Buffer.from([0, 255, 7]) })) as Uint8Array), Buffer.from([0, 255, 7]));
+      assert.deepEqual(Buffer.from(await s.call<Uint8Array>('echoBinary', { value: Buffer.from([0, 255, 7]) })), Buffer.from([0, 255, 7]));
       const point = { x: 1.5, y: -2, label: 'p' };
       assert.deepEqual(await s.call('echoPoint', { value: point }), point);
       const shape = { name: 'tri', points: [point, { x: 0, y: 0, label: '' }] };

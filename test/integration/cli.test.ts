@@ -65,7 +65,7 @@ test('peerway watch prints the initial runtime data, then changes and events, on
   assert.equal(set.code, 0, set.stderr);
   await runPeerway(['call', '--server', server.url, 'Types', 'emitPing', 'count=1']);
   assert.equal(await watch.exited, 0, watch.stderr());
-  const lines = watch.stdout().trim().split('\n').map((l) => JSON.parse(l));
+  const lines = watch.stdout().trim().split('\n').map((l) => JSON.parse(l) as unknown);
   assert.deepEqual(lines, [
     { kind: 'runtime-data', path: 'position.x', value: 1.5, route: 'server', initial: true },
     { kind: 'runtime-data', path: 'position.y', value: 0, route: 'server', initial: true },

@@ -31,9 +31,9 @@ test("the seed's ForkedRuntimeData delivers runtime data directly while the serv
   const viaServer = await (await connectClient(t, server.url, { bearers: [] })).startSession('ForkedRuntimeData');
   assert.deepEqual(viaServer.routeFor('runtimedata', 'value'), { linkType: 'server' });
   const { snapshot } = await viaServer.watch('value', () => {});
-  assert.ok((snapshot as number) >= (got[0]!.value as number), `server copy ${snapshot} lags behind ${got[0]!.value}`);
+  assert.ok((snapshot as number) >= (got[0].value as number), `server copy ${String(snapshot)} lags behind ${String(got[0].value)}`);
   const stats = await (await connectClient(t, server.url)).stats();
-  assert.ok(stats.services.ForkedRuntimeData!.dataIn > 3, 'the service publishes to the server');
+  assert.ok(stats.services.ForkedRuntimeData.dataIn > 3, 'the service publishes to the server');
 });
 
 test('a method on the reliable link and an event on the unreliable link bypass the server', async (t) => {
@@ -48,7 +48,7 @@ test('a method on the reliable link and an event on the unreliable link bypass t
   await s.call('emitTicks', { count: 3 }); // this trigger itself is server-routed: one relayed call
   const got = await ticks.next(3);
   assert.ok(got.every((e) => e.route === 'direct' && e.link === 'unreliable'));
-  const stats = (await client.stats()).services.Lab!;
+  const stats = (await client.stats()).services.Lab;
   assert.equal(stats.calls, 1, 'only the server-routed trigger went through the server');
   assert.equal(stats.eventsIn, 0, 'no event reached the server');
   assert.equal(stats.eventsOut, 0);
@@ -70,7 +70,7 @@ test('two clients with different bearers reach the same event by different route
   assert.deepEqual((await b.next(2)).map((e) => [e.route, e.args.seq]), [['server', 1], ['server', 2]]);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(a.items.length, 2, 'the direct client gets no duplicate from the server');
-  const stats = (await withUdp.call('echo', { text: 'x' }), (await (await connectClient(t, server.url)).stats()).services.Lab!);
+  const stats = (await withUdp.call('echo', { text: 'x' }), (await (await connectClient(t, server.url)).stats()).services.Lab);
   assert.equal(stats.eventsOut, 2, 'the server relayed the events only to the client without udp');
 });
 
@@ -85,7 +85,7 @@ test('a direct link that cannot be opened falls back to the next route with a wa
   const s = await client.startSession('IpcFirst');
   assert.equal(s.routeFor('method', 'echo').linkType, 'server');
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /IpcFirst method "echo": link ipc \(connect\.bearer\.local\) could not be opened: .*no socket at \/tmp\/peerway-test-ipc-first\.sock.*; using the server route instead/);
+  assert.match(warnings[0], /IpcFirst method "echo": link ipc \(connect\.bearer\.local\) could not be opened: .*no socket at \/tmp\/peerway-test-ipc-first\.sock.*; using the server route instead/);
   assert.equal(await s.call('echo', { text: 'a' }), 'a via server');
 });
 
@@ -132,24 +132,24 @@ test('one runtime-data change reaches every session on its own link, and link pu
   await startRunner(t, server.url, [example('forked-runtime-data.xml')], ['--impl', fixture('p2p', 'forked.mjs')]);
   const sessions = [await (await connectClient(t, server.url)).startSession('ForkedRuntimeData'), await (await connectClient(t, server.url)).startSession('ForkedRuntimeData')];
   const seen = sessions.map(() => new Collector<DataChange>());
-  await Promise.all(sessions.map((s, i) => s.watch('value', seen[i]!.push)));
+  await Promise.all(sessions.map((s, i) => s.watch('value', seen[i].push)));
   const [first, second] = await Promise.all(seen.map((c) => c.next(4)));
-  for (const got of [first!, second!]) assert.ok(got.every((c) => c.route === 'direct' && c.link === 'rt_link'), JSON.stringify(got));
+  for (const got of [first, second]) assert.ok(got.every((c) => c.route === 'direct' && c.link === 'rt_link'), JSON.stringify(got));
   // Both sessions saw the same changes: the values one received after the other subscribed are in both lists.
   const values = (got: DataChange[]) => got.map((c) => c.value as number);
-  const common = values(first!).filter((v) => values(second!).includes(v));
-  assert.ok(common.length >= 2, `first ${values(first!)} second ${values(second!)}`);
+  const common = values(first).filter((v) => values(second).includes(v));
+  assert.ok(common.length >= 2, `first ${values(first).join()} second ${values(second).join()}`);
 
   // On the wire, a push on a link is just the change: the link already says which session it belongs to.
-  const s = sessions[1]!;
-  const raw = await dialLink(s.routing!, 'rt_link', s.id, parseInstructions(s.routing!).links[0]!.token);
+  const s = sessions[1];
+  const raw = await dialLink(s.routing!, 'rt_link', s.id, parseInstructions(s.routing!).links[0].token);
   t.after(() => raw.close());
   const pushes = new Collector<Record<string, unknown>>();
   raw.start({ push: (m) => pushes.push(m as unknown as Record<string, unknown>) });
   await raw.request({ type: 'subscribe', session: s.id, kind: 'data', name: 'value' });
   const [push] = await pushes.next(1);
-  assert.deepEqual(Object.keys(push!).sort(), ['path', 'type', 'value']);
-  assert.equal(push!.type, 'data');
+  assert.deepEqual(Object.keys(push).sort(), ['path', 'type', 'value']);
+  assert.equal(push.type, 'data');
 });
 
 test('a forged, reused or borrowed token is rejected and logged', async (t) => {
@@ -157,7 +157,7 @@ test('a forged, reused or borrowed token is rejected and logged', async (t) => {
   const client = await connectClient(t, server.url);
   const a = await client.startSession('Lab');
   const b = await client.startSession('Lab');
-  const tokenA = parseInstructions(a.routing!).links[0]!.token;
+  const tokenA = parseInstructions(a.routing!).links[0].token;
   const unauthorized = (e: PeerwayError) => e.code === 'UNAUTHORIZED' && /no live session matches/.test(e.message);
   await assert.rejects(dialLink(a.routing!, 'reliable', a.id, 'forged-token-forged-token-forged'), unauthorized);
   await assert.rejects(dialLink(a.routing!, 'reliable', b.id, tokenA), unauthorized, 'a token never works for another session');
@@ -173,7 +173,7 @@ test('stopping a session closes its links', async (t) => {
   const { server } = await labSetup(t);
   const client = await connectClient(t, server.url);
   const s = await client.startSession('Lab');
-  const token = parseInstructions(s.routing!).links[0]!.token;
+  const token = parseInstructions(s.routing!).links[0].token;
   const extra = await dialLink(s.routing!, 'reliable', s.id, token);
   const closed = new Promise<string>((resolve) => extra.start({ close: (info) => resolve(info.reason) }));
   await s.stop();
@@ -190,7 +190,7 @@ test('in-process services ignore routing: every resource uses the server connect
   const ticks = new Collector<ServiceEvent>();
   await s.onEvent('tick', ticks.push);
   await s.call('emitTicks', { count: 1 });
-  assert.equal((await ticks.next(1))[0]!.route, 'server');
+  assert.equal((await ticks.next(1))[0].route, 'server');
 });
 
 test('runtime data on a direct_and_server route goes directly to the client and to the server copy', async (t) => {
@@ -201,8 +201,8 @@ test('runtime data on a direct_and_server route goes directly to the client and 
   await s.watch('', changes.push);
   await s.call('setCounter', { value: 5 });
   const [first] = await changes.next(1);
-  assert.deepEqual([first!.path, first!.value, first!.route, first!.link], ['counter', 5, 'direct', 'rt_link']);
-  const stats = (await client.stats()).services.Lab!;
+  assert.deepEqual([first.path, first.value, first.route, first.link], ['counter', 5, 'direct', 'rt_link']);
+  const stats = (await client.stats()).services.Lab;
   assert.equal(stats.dataIn, 1, 'the server copy got the update');
   assert.equal(stats.dataOut, 0, 'the server did not relay it to the direct client');
   const other = await (await connectClient(t, server.url, { bearers: [] })).startSession('Lab');

@@ -23,7 +23,7 @@ test('the package lists no file of the benchmark suite, neither bench/ nor a ben
   // --ignore-scripts: `prepare` would rebuild dist/ under the feet of the tests running in parallel.
   const { stdout } = await exec('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, timeout: 30_000, maxBuffer: 16 * 1024 * 1024 });
   const [entry] = JSON.parse(stdout) as PackEntry[];
-  const files = entry!.files.map((f) => f.path);
+  const files = entry.files.map((f) => f.path);
   assert.ok(files.includes('dist/index.js'), `the package should contain dist/index.js; it lists ${files.length} files`);
   const bench = files.filter((f) => f.startsWith('bench/') || (f.startsWith('dist/') && f.includes('/bench/')));
   assert.deepEqual(bench, [], 'benchmark files in the package');
@@ -60,18 +60,33 @@ test('the import scan finds static, side-effect, re-export, dynamic and require 
   assert.equal(packageName('node:fs'), undefined);
 });
 
+test('the published type declarations hold nothing marked @internal, and export what an embedder needs', () => {
+  const declarations = filesEndingWith(DIST, '.d.ts');
+  assert.ok(declarations.length > 0, 'dist/ holds declarations');
+  const internal = declarations.filter((f) => readFileSync(f, 'utf8').includes('@internal')).map((f) => path.relative(ROOT, f));
+  assert.deepEqual(internal, []);
+  const index = readFileSync(path.join(DIST, 'index.d.ts'), 'utf8');
+  for (const name of ['connect', 'Session', 'PeerwayServer', 'PeerwayRunner', 'Broker', 'registerBearer', 'Bearer', 'MessageConnection', 'BearerAddress', 'ServiceRuntime', 'ServiceListing', 'RelayStats', 'SessionStarted', 'Authorizer', 'Identity', 'PeerwayError']) {
+    assert.match(index, new RegExp(`\\b${name}\\b`), `dist/index.d.ts does not export ${name}`);
+  }
+});
+
 function jsFiles(dir: string): string[] {
+  return filesEndingWith(dir, '.js');
+}
+
+function filesEndingWith(dir: string, suffix: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) return jsFiles(p);
-    return e.isFile() && e.name.endsWith('.js') ? [p] : [];
+    if (e.isDirectory()) return filesEndingWith(p, suffix);
+    return e.isFile() && e.name.endsWith(suffix) ? [p] : [];
   });
 }
 
 /** Module specifiers of `from '…'`, bare `import '…'`, `import('…')` and `require('…')`, in source order. */
 function importSpecifiers(source: string): string[] {
   const pattern = /(?:\bfrom\s*|\bimport\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)(['"])([^'"\n]+)\1/g;
-  return [...source.matchAll(pattern)].map((m) => m[2]!);
+  return [...source.matchAll(pattern)].map((m) => m[2]);
 }
 
 /** The package a bare specifier names (`@scope/name` or `name`); undefined for relative, absolute, `node:` and URL specifiers. */

@@ -8,10 +8,10 @@ import { Channel } from '../../src/wire/channel.js';
 import { PeerwayError } from '../../src/errors.js';
 import { encodeFrame } from '../../src/wire/frame-decoder.js';
 import { encodeMessage } from '../../src/wire/codec.js';
-import { REQUEST_TYPES } from '../../src/wire/messages.js';
+import { REQUEST_TYPES, type Request } from '../../src/wire/messages.js';
 
 /** A real TCP listener that runs the accepting side of the handshake and answers requests with `answer`. */
-async function listen(t: import('node:test').TestContext, answer: (m: any) => unknown, onAccepted?: (c: Channel) => void) {
+async function listen(t: import('node:test').TestContext, answer: (m: Request) => unknown, onAccepted?: (c: Channel) => void) {
   const refused: PeerwayError[] = [];
   const listener = await tcpBearer.listen({ bearer: tcpBearer.id, host: '127.0.0.1', port: 0 }, (conn: MessageConnection) => {
     acceptHandshake(conn, 'test', { roles: ['client'], peer: 'test-server' }).then(
@@ -19,7 +19,7 @@ async function listen(t: import('node:test').TestContext, answer: (m: any) => un
         channel.setHandlers({ requests: Object.fromEntries(REQUEST_TYPES.map((type) => [type, answer])) });
         onAccepted?.(channel);
       },
-      (err) => refused.push(err),
+      (err: unknown) => refused.push(PeerwayError.from(err)),
     );
   });
   t.after(() => listener.close());
@@ -82,7 +82,7 @@ test('a first message other than hello closes the connection with the reason', a
   sock.resume(); // read (and drop) the error notice, so the peer's close is seen
   sock.write(encodeFrame(encodeMessage({ type: 'list', id: 1 })));
   await new Promise((r) => sock.once('close', r));
-  assert.match(refused[0]!.message, /first message must be "hello"/);
+  assert.match(refused[0].message, /first message must be "hello"/);
 });
 
 test('requests with different timeouts each fail at their own deadline, shortest first', async (t) => {
