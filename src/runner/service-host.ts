@@ -1,10 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import os from 'node:os';
 import { PeerwayError } from '../errors.js';
 import type { BearerAddress, BearerAttributes, BearerOptions, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer, hasBearer } from '../bearer/registry.js';
 import type { Logger } from '../logger.js';
 import { enforce, type Action, type Authorizer, type Identity } from '../policy/authorizer.js';
+import { randomSecret, sameSecret } from '../policy/secret.js';
 import { chooseRoutes, standardLinkCheck, type ServicePlace } from '../routing/route-chooser.js';
 import { renderInstructions, type LinkInstruction } from '../routing/instructions.js';
 import { RouteTable, parseResourceKey } from '../routing/route-table.js';
@@ -114,7 +114,7 @@ export class ServiceHost {
   open(sessionId: string, client: ClientProfile, identity: Identity): { routing?: string } {
     const check = standardLinkCheck(this.options.place, (link) => this.links.get(link)?.down);
     const choices = chooseRoutes(this.table, client, check);
-    const token = randomBytes(24).toString('base64url');
+    const token = randomSecret(24);
     const session = new RunnerSession(sessionId, token, client, identity);
     this.sessions.set(sessionId, session);
     if (!this.table.hasRouting) return {};
@@ -241,12 +241,7 @@ export class ServiceHost {
 
   private authenticate(sessionId: unknown, token: unknown, helloLink: unknown, link: string): RunnerSession {
     const s = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
-    const ok =
-      s !== undefined &&
-      typeof token === 'string' &&
-      token.length === s.token.length &&
-      timingSafeEqual(Buffer.from(token), Buffer.from(s.token));
-    if (!ok) {
+    if (s === undefined || !sameSecret(token, s.token)) {
       throw new PeerwayError('UNAUTHORIZED', `link ${link} of ${this.name}: no live session matches this session id and token (forged, or the session has ended)`);
     }
     if (helloLink !== link) {

@@ -1,7 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { pathsOverlap } from '../definition/path-overlap.js';
 import type { PeerwayError } from '../errors.js';
 import type { Authorizer, Identity } from '../policy/authorizer.js';
+import { randomSecret, sameSecret } from '../policy/secret.js';
 import type { ChosenRoute } from '../wire/messages.js';
 import type { ServiceEntry, Subscriber } from './service-entry.js';
 
@@ -27,7 +27,7 @@ export class BrokerSession implements Subscriber {
   /** The routes the client took (resource key → route); absent keys use the server. */
   routes: Record<string, ChosenRoute> = {};
   /** Secret the client presents to attach this session to another connection. */
-  readonly resume = randomBytes(18).toString('base64url');
+  readonly resume = randomSecret(18);
   private allEvents = false;
   private readonly events = new Set<string>();
   private readonly dataPaths: string[] = [];
@@ -81,8 +81,7 @@ export class BrokerSession implements Subscriber {
 
   /** Whether `secret` is this session's resume secret (constant-time). */
   resumesWith(secret: unknown): boolean {
-    if (typeof secret !== 'string' || secret.length !== this.resume.length) return false;
-    return timingSafeEqual(Buffer.from(secret), Buffer.from(this.resume));
+    return sameSecret(secret, this.resume);
   }
 
   setRoutes(routes: Record<string, ChosenRoute>): void {

@@ -365,8 +365,9 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
 
     it('fails fast when nothing listens', async () => {
       const started = Date.now();
-      const err = await rejectsWithCode(fx.bearer.connect(await fx.deadAddress(), copts({ timeoutMs: 5000 })), [fx.deadCode ?? 'CONNECT_FAILED']);
-      assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+      // A refusal, not the timeout: the code says which, and it comes well before the 10 s allowed.
+      const err = await rejectsWithCode(fx.bearer.connect(await fx.deadAddress(), copts({ timeoutMs: 10_000 })), [fx.deadCode ?? 'CONNECT_FAILED']);
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
       assert.match(err.message, fx.deadMessage);
     });
 
@@ -435,10 +436,10 @@ export function runBearerSuite(name: string, setup: () => BearerFixture | Promis
         try {
           const controller = new AbortController();
           const started = Date.now();
-          const pending = fx.bearer.connect(silent.address, copts({ signal: controller.signal, timeoutMs: 5000 }));
+          const pending = fx.bearer.connect(silent.address, copts({ signal: controller.signal, timeoutMs: 10_000 }));
           setTimeout(() => controller.abort(), 100);
           await rejectsWithCode(pending, ['ABORTED']);
-          assert.ok(Date.now() - started < 1000);
+          assert.ok(Date.now() - started < 5000, 'the abort, not the 10 s timeout');
           await rejectsWithCode(fx.bearer.connect(silent.address, copts({ timeoutMs: 200 })), ['TIMEOUT']);
         } finally {
           await silent.close();

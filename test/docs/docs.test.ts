@@ -14,10 +14,16 @@ test('docs/errors.md documents every error code', async () => {
   assert.deepEqual(unknown, [], `docs/errors.md documents codes that do not exist: ${unknown.join(', ')}`);
 });
 
-test('the README shows the two commands a new user starts with', async () => {
+test('the README shows the two commands a new user starts with, and they are what the scripts and CI run', async () => {
   const text = await readFile(`${ROOT}/README.md`, 'utf8');
-  assert.match(text, /npm install && npm start/);
-  assert.match(text, /npm install && npm test/);
+  const quickStart = text.slice(text.indexOf('## Quick start'), text.indexOf('\n## ', text.indexOf('## Quick start') + 1));
+  assert.match(quickStart, /```sh\n(?:.*\n)*?npm install && npm start\n/, 'the demo command, in a shell block of the Quick start');
+  assert.match(quickStart, /```sh\n(?:.*\n)*?npm install && npm test\n/, 'the test command, in a shell block of the Quick start');
+  const pkg = JSON.parse(await readFile(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts.start, 'node bin/peerway demo', 'npm start runs the demo');
+  assert.ok(pkg.scripts.test, 'npm test is defined');
+  const ci = await readFile(`${ROOT}/.ci/run`, 'utf8');
+  assert.match(ci, /^npm install && npm test$/m, '.ci/run runs exactly the README test command');
 });
 
 /** The message types in the first column of the tables under `heading` in docs/protocol.md (up to the next heading). */
