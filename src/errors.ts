@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   LINK_FAILED: { http: 502, summary: 'a peer-to-peer link could not be opened' },
   UNAUTHORIZED: { http: 401, summary: 'a link presented a missing, forged or stale session token' },
   POLICY_DENIED: { http: 403, summary: 'the server policy denies the operation' },
+  LIMIT_EXCEEDED: { http: 429, summary: 'a peer went past a configured limit (queued bytes, requests in flight, sessions, partial frames)' },
   INTERNAL: { http: 500, summary: 'a bug in Peerway' },
 } as const;
 

@@ -64,6 +64,10 @@ class MemoryConnection implements MessageConnection {
     return this.ended || this.closeReason !== undefined;
   }
 
+  get queuedBytes(): number {
+    return this.outboxBytes;
+  }
+
   start(handlers: ConnectionHandlers): void {
     this.delivery.start(handlers);
   }

@@ -57,6 +57,10 @@ export class StreamConnection implements MessageConnection {
     return this.ended || this.socket.destroyed || this.socket.writableEnded;
   }
 
+  get queuedBytes(): number {
+    return this.socket.writableLength + this.batchBytes;
+  }
+
   start(handlers: ConnectionHandlers): void {
     this.delivery.start(handlers);
   }
@@ -145,6 +149,7 @@ export class StreamConnection implements MessageConnection {
     if (!this.closeInfo && this.decoder.pendingBytes > 0) {
       info = { reason: `closed by peer in the middle of a frame (${this.decoder.pendingBytes} bytes pending)` };
     }
+    this.decoder.release();
     this.delivery.close(info);
   }
 }

@@ -95,6 +95,9 @@ export class UdpConnection implements MessageConnection {
     return this.ended;
   }
 
+  /** Datagrams are handed to the kernel at once: nothing waits here for a slow peer. */
+  readonly queuedBytes = 0;
+
   /** Counters since the connection opened. */
   stats(): UdpStats {
     return { ...this.counters };

@@ -27,6 +27,10 @@ export class WsConnection implements MessageConnection {
   private ended = false;
   private needDrain = false;
 
+  get queuedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
   constructor(
     private readonly ws: WebSocket,
     readonly remote: string,

@@ -5,11 +5,12 @@ import { PeerwayRunner } from '../runner/runner.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { addLogOptions, addServerOption, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
+import { addLimitOptions, limitsFrom, type LimitCliOptions } from './limit-options.js';
 import { addLinkCertificateOptions, linkAdapters, resolveAdapters, type AdapterCliOptions, type LinkCertificateCliOptions } from './adapter-options.js';
 
 const UDP = 'connect.bearer.udp';
 
-interface RunnerCliOptions extends AdapterCliOptions, LinkCertificateCliOptions {
+interface RunnerCliOptions extends AdapterCliOptions, LinkCertificateCliOptions, LimitCliOptions {
   timeout: number;
   impl?: string;
   p2pHost: string;
@@ -35,6 +36,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
     );
   addServerOption(cmd);
   addLinkCertificateOptions(cmd);
+  addLimitOptions(cmd, 'runner');
   addLogOptions(cmd);
   cmd.action(async (files: string[], opts: RunnerCliOptions) => {
     const log = loggerFrom('runner', opts);
@@ -57,6 +59,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
         p2pHost: opts.p2pHost,
         ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
         adapters: links,
+        limits: limitsFrom(opts),
       });
       const names = await runner.start();
       await printLine(`registered ${names.join(', ')} with ${runner.serverUrl}`);

@@ -7,9 +7,10 @@ import { PeerwayServer, type ListenSpec } from '../server/server.js';
 import { adaptersOf, listenersOf, loadPeerwayConfig } from '../server/server-config.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
+import { addLimitOptions, limitsFrom, type LimitCliOptions } from './limit-options.js';
 import { addLogOptions, bearerUrlArg, collect, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
 
-interface ServerCliOptions {
+interface ServerCliOptions extends LimitCliOptions {
   config?: string;
   listen?: BearerAddress[];
   service?: string[];
@@ -32,6 +33,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
     .option('--max-message-bytes <n>', 'largest message accepted on any connection', positiveIntArg)
     .option('--relay-timeout <ms>', 'time a runner has to answer a relayed call', positiveIntArg, 60_000)
     .addHelpText('after', '\nPrints "listening BEARER ADDRESS" on stdout for each address once ready (HOST:PORT, HOST:PORT/PATH for ws, the socket for local).\nStops cleanly on Ctrl-C.');
+  addLimitOptions(cmd, 'server');
   addLogOptions(cmd);
   cmd.action(async (opts: ServerCliOptions) => {
     const log = loggerFrom('server', opts);
@@ -61,6 +63,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
         services: runtimes,
         logger: log,
         relayTimeoutMs: opts.relayTimeout,
+        limits: limitsFrom(opts),
         ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
       });
       for (const a of await server.start()) {

@@ -6,8 +6,8 @@ import { availableBearerIds, formatBearerUrl, getBearer, parseBearerUrl } from '
 import type { CloseInfo } from '../bearer/bearer.js';
 import { parseDefinition } from '../definition/parse-definition.js';
 import type { ServiceDefinition } from '../definition/model.js';
-import type { Channel, RequestOptions } from '../wire/channel.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS } from '../wire/channel.js';
+import type { Channel, ChannelLimits, RequestOptions } from '../wire/channel.js';
+import { DEFAULT_LIMITS, DEFAULT_REQUEST_TIMEOUT_MS } from '../wire/channel.js';
 import type { Push, RelayStats, ServiceListing } from '../wire/messages.js';
 import { PROTOCOL_VERSION } from '../wire/messages.js';
 import type { Logger } from '../logger.js';
@@ -48,6 +48,11 @@ export interface ClientOptions {
   withoutBearers?: string[];
   /** Time allowed to open each peer-to-peer link at session start (default 3 s); a slower link falls back. */
   linkTimeoutMs?: number;
+  /**
+   * Bounds on the server connection and the links: keepalive (a server or service that stops answering
+   * is noticed), bytes queued, requests in flight. Defaults as on the server (README, "Limits and guarantees").
+   */
+  limits?: ChannelLimits;
 }
 
 /** The bearers a client announces at session start (see ClientOptions.bearers), as each bearer's `offer` says. */
@@ -109,6 +114,7 @@ export class PeerwayClient extends EventEmitter {
   private readonly timeoutMs: number;
   /** What sessions use to reach the server, whatever connection is current. */
   private readonly access: ServerAccess;
+  private readonly limits: ChannelLimits;
 
   constructor(
     private readonly dialer: Dialer,
@@ -119,6 +125,7 @@ export class PeerwayClient extends EventEmitter {
     this.serverAddress = dialer.address;
     this.log = options.logger ?? silentLogger();
     this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.access = {
       channel: () => this.serverChannel(),
       reportListenerError: (error, session) => this.reportError(error, { session: session.id, service: session.service }),
@@ -225,6 +232,7 @@ export class PeerwayClient extends EventEmitter {
     if (!this.options.bearers) {
       opened.warnings.push(...missingAdapterWarnings(instructions, opened.routes, offeredBearers(this.options, this.serverAddress.bearer)));
     }
+    for (const link of opened.links.values()) link.configure(this.limits);
     session.attachRoutes(opened.links, opened.routes, opened.warnings);
     for (const w of opened.warnings) this.warn(w, { session: session.id, service: session.service });
   }
@@ -262,6 +270,7 @@ export class PeerwayClient extends EventEmitter {
   private adopt(channel: Channel): void {
     this.channel = channel;
     channel.defaultTimeoutMs = this.timeoutMs;
+    channel.configure(this.limits);
     channel.start({
       push: (m) => this.onPush(m),
       fault: (error) => this.reportError(error, {}),

@@ -316,8 +316,28 @@ export class Session extends EventEmitter {
     // A plain literal, not a spread: this runs for every call.
     const channelOptions: RequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs };
     if (options.signal) channelOptions.signal = options.signal;
+    const route = this.routes[key];
+    if (route?.linkType === 'direct') channelOptions.mapError = this.linkGone(route.link ?? '');
     return channel.request(body, channelOptions);
   }
+
+  /**
+   * A direct link that closes under a pending request means the service side went away, as a runner
+   * leaving does on the server route: the same SERVICE_GONE whatever the route (one mapper per link).
+   */
+  private linkGone(link: string): (error: PeerwayError) => PeerwayError {
+    let mapper = this.linkGoneMappers.get(link);
+    if (!mapper) {
+      mapper = (error) =>
+        error.code === 'CONNECTION_CLOSED'
+          ? new PeerwayError('SERVICE_GONE', `service ${this.service} went away: its direct link "${link}" closed before the answer arrived (${error.message})`, { cause: error })
+          : error;
+      this.linkGoneMappers.set(link, mapper);
+    }
+    return mapper;
+  }
+
+  private readonly linkGoneMappers = new Map<string, (error: PeerwayError) => PeerwayError>();
 
   /** Subscribes to runtime data at `path` on each channel and applies the snapshots in order. */
   private async fetchData(path: string, channels: Channel[]): Promise<void> {

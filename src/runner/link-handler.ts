@@ -26,6 +26,8 @@ export function serveLink(service: LinkedService, session: RunnerSession, link: 
     new PeerwayError('PROTOCOL', `${what} of ${service.name} is not routed to link ${link} for this session; use the route given in the routing instructions`);
   const ownSession = (id: unknown) => {
     if (id !== undefined && id !== session.id) throw new PeerwayError('UNAUTHORIZED', `link ${link} belongs to another session`);
+    // The routes this link may serve are known once the client reported them (checked against the offer).
+    if (!session.ready) throw new PeerwayError('PROTOCOL', `session ${session.id} of ${service.name} is not ready yet: report the routes taken (ready) before using link ${link}`);
   };
 
   const subscribe = (kind: SubscriptionKind, name: string): unknown => {

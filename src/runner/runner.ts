@@ -9,6 +9,8 @@ import { silentLogger } from '../logger.js';
 import { allowAll, identityNamed, type Authorizer } from '../policy/authorizer.js';
 import { hostId, processId } from '../routing/host-id.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
+import { partialFrames } from '../wire/frame-decoder.js';
+import { resolveLimits, type Limits } from '../wire/limits.js';
 import { ServiceHost } from './service-host.js';
 import { missingListenerAttributes } from './listener-needs.js';
 
@@ -37,10 +39,17 @@ export interface RunnerOptions {
    * holds what it decided, so traffic that bypasses the server never bypasses the policy.
    */
   authorizer?: Authorizer;
+  /** Bounds on the server connection and every link (README, "Limits and guarantees"). */
+  limits?: Limits;
 }
 
-/** Errors that retrying cannot fix: the runner stops and reports them (exit code 2 from the CLI). */
-const FATAL_REGISTRATION_CODES = new Set(['DUPLICATE_SERVICE', 'DEFINITION_INVALID', 'VERSION_MISMATCH']);
+/**
+ * Errors that retrying cannot fix: the runner stops and reports them (exit code 2 from the CLI). A taken
+ * name is not one of them: the other holder may be a runner that stopped answering, which the server
+ * drops within its keepalive time, so the runner keeps trying (at least every 5 s).
+ */
+const FATAL_REGISTRATION_CODES = new Set(['DEFINITION_INVALID', 'VERSION_MISMATCH']);
+const MAX_RETRY_MS = 5000;
 
 /**
  * Hosts remote services: connects to the server as a client of role `runner`, registers its services,
@@ -53,6 +62,7 @@ export class PeerwayRunner extends EventEmitter {
   readonly log: Logger;
   private channel: Channel | undefined;
   private readonly dialer: Dialer;
+  private readonly limits: Required<Limits>;
   private readonly byName = new Map<string, ServiceHost>();
   /** Session id → the service it belongs to. */
   private readonly sessionService = new Map<string, ServiceHost>();
@@ -66,6 +76,8 @@ export class PeerwayRunner extends EventEmitter {
     super();
     this.log = options.logger ?? silentLogger();
     this.retryMs = options.minRetryMs ?? 250;
+    this.limits = resolveLimits(options.limits);
+    partialFrames.limit = this.limits.maxPartialFrameBytes;
     const server = options.server;
     const attributes = options.connectOptions?.attributes ?? options.adapters?.[server.bearer];
     this.dialer = new Dialer(server, {
@@ -82,6 +94,7 @@ export class PeerwayRunner extends EventEmitter {
           ...(options.advertiseHost ? { advertiseHost: options.advertiseHost } : {}),
           place,
           authorizer: options.authorizer ?? allowAll,
+          limits: this.limits,
           adapters: options.adapters ?? {},
           toServer: (m) => this.forward(m),
           log: this.log,
@@ -135,10 +148,15 @@ export class PeerwayRunner extends EventEmitter {
       }
       const channel = await this.dialer.dial();
       this.channel = channel;
+      channel.configure(this.limits);
       channel.start({
         requests: {
           open: (m) => this.open(m),
-          call: (m) => this.service(m.service ?? '').runtime.invoke(m.method, m.args, { session: m.session, route: 'server', identity: this.sessionHost(m.session).identityOf(m.session) }),
+          call: (m) => {
+            const host = this.sessionHost(m.session);
+            host.assertServerRoute(m.session, `method:${m.method}`);
+            return host.runtime.invoke(m.method, m.args, { session: m.session, route: 'server', identity: host.identityOf(m.session) });
+          },
           ready: (m) => this.sessionHost(m.session).ready(m.session, m.routes),
         },
         push: (m) => this.push(m),
@@ -168,7 +186,12 @@ export class PeerwayRunner extends EventEmitter {
         this.emit('fatal', error);
         return;
       }
-      this.log.warn({ server: url, reason: error.message }, `cannot reach the server; retrying in ${this.retryMs} ms`);
+      // This connection is done: onClose must not report it as the server going away.
+      const channel = this.channel;
+      this.channel = undefined;
+      channel?.close(error.message);
+      const what = error.code === 'DUPLICATE_SERVICE' ? 'the server refused the registration' : 'cannot reach the server';
+      this.log.warn({ server: url, reason: error.message }, `${what}; retrying in ${this.retryMs} ms`);
       this.scheduleRetry();
     }
   }
@@ -188,7 +211,7 @@ export class PeerwayRunner extends EventEmitter {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.attempt(), this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, this.options.maxRetryMs ?? 5000);
+    this.retryMs = Math.min(this.retryMs * 2, this.options.maxRetryMs ?? MAX_RETRY_MS);
   }
 
   private open(m: OpenSession): SessionOpened {

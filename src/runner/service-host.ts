@@ -7,13 +7,14 @@ import { enforce, type Action, type Authorizer, type Identity } from '../policy/
 import { randomSecret, sameSecret } from '../policy/secret.js';
 import { chooseRoutes, standardLinkCheck, type ServicePlace } from '../routing/route-chooser.js';
 import { renderInstructions, type LinkInstruction } from '../routing/instructions.js';
-import { RouteTable, parseResourceKey } from '../routing/route-table.js';
+import { RouteTable, describeResource, parseResourceKey } from '../routing/route-table.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { encodeMessage } from '../wire/codec.js';
-import type { ChosenRoute, ClientProfile, Push } from '../wire/messages.js';
+import type { ClientProfile, Push, SessionOpened } from '../wire/messages.js';
+import type { Limits } from '../wire/limits.js';
 import { serveLink } from './link-handler.js';
-import { RunnerSession } from './runner-session.js';
+import { RunnerSession, type OfferedRoutes } from './runner-session.js';
 
 export interface ServiceHostOptions {
   /** Bearer of the runner's server connection: the built-in `reliable` link uses the same. */
@@ -28,6 +29,8 @@ export interface ServiceHostOptions {
   authorizer: Authorizer;
   /** Attributes per bearer for link listeners (certificates for ssl, datagram size for udp, …). */
   adapters: Record<string, BearerAttributes>;
+  /** Bounds on each link connection (keepalive, queued bytes, requests in flight, held pushes). */
+  limits: Required<Limits>;
   /** Sends a push to the server over the runner's primary connection (dropped while disconnected). */
   toServer(message: Push): void;
   log: Logger;
@@ -111,11 +114,16 @@ export class ServiceHost {
   }
 
   /** A client starts a session: choose its routes, issue the token, answer with routing instructions. */
-  open(sessionId: string, client: ClientProfile, identity: Identity): { routing?: string } {
+  open(sessionId: string, client: ClientProfile, identity: Identity): SessionOpened {
     const check = standardLinkCheck(this.options.place, (link) => this.links.get(link)?.down);
     const choices = chooseRoutes(this.table, client, check);
     const token = randomSecret(24);
-    const session = new RunnerSession(sessionId, token, client, identity);
+    const offered: OfferedRoutes = { direct: new Map(), serverRefused: new Set() };
+    for (const [key, choice] of choices) {
+      offered.direct.set(key, new Set(choice.usable.flatMap((a) => (a.linkType === 'direct' && a.link ? [a.link] : []))));
+      if (!choice.usable.some((a) => a.linkType === 'server')) offered.serverRefused.add(key);
+    }
+    const session = new RunnerSession(sessionId, token, client, identity, offered);
     this.sessions.set(sessionId, session);
     if (!this.table.hasRouting) return {};
     const used = new Set<string>();
@@ -125,14 +133,19 @@ export class ServiceHost {
       const listener = this.links.get(name)?.listener;
       if (listener) links.push({ name, address: this.advertised(listener.address), token });
     }
-    return { routing: renderInstructions({ service: this.name, session: sessionId, links, resources: choices }) };
+    const serverRefused = [...offered.serverRefused];
+    return {
+      routing: renderInstructions({ service: this.name, session: sessionId, links, resources: choices }),
+      ...(serverRefused.length > 0 ? { serverRefused } : {}),
+    };
   }
 
-  /** The client opened its links and reports the routes it took. */
-  ready(sessionId: string, routes: Record<string, ChosenRoute>): void {
+  /** The client opened its links and reports the routes it took: checked against what was offered. */
+  ready(sessionId: string, reported: unknown): void {
     const s = this.session(sessionId);
+    const routes = s.acceptRoutes(reported, this.name);
     if (s.ready) this.countServerUse(s, -1);
-    s.routes = routes ?? {};
+    s.routes = routes;
     s.ready = true;
     this.countServerUse(s, +1);
     this.log.debug({ session: sessionId, routes: s.routes }, 'session ready');
@@ -199,15 +212,21 @@ export class ServiceHost {
     enforce(this.options.authorizer, identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) });
   }
 
-  private sendOnLink(s: RunnerSession, link: string, push: LinkPush): void {
-    const channel = s.links.get(link);
-    if (!channel || channel.closed) return;
-    try {
-      channel.sendEncoded(push.bytes());
-    } catch (err) {
-      // One slow or broken link must not stop delivery to the others.
-      this.log.warn({ session: s.id, link, reason: (err as Error).message }, 'could not send on link');
+  /**
+   * A server-relayed request for a resource this session may only reach directly is refused (the server
+   * was told, this is the second line: a required ssl route never travels in plaintext).
+   */
+  assertServerRoute(sessionId: string, key: string): void {
+    const s = this.session(sessionId);
+    if (s.offered.serverRefused.has(key)) {
+      throw new PeerwayError('BEARER_MISSING', `${this.name} requires its direct route for ${describeResource(key)}; it is not served through the server`);
     }
+  }
+
+  private sendOnLink(s: RunnerSession, link: string, push: LinkPush): void {
+    const open = s.links.get(link);
+    if (!open || open.channel.closed) return;
+    open.outbox.push(push.bytes(), push.coalesceKey);
   }
 
   /** A client opens a link: it must present the token of a live session, for this link. */
@@ -223,14 +242,17 @@ export class ServiceHost {
         },
       });
       const s = session!;
-      s.links.get(link)?.close('replaced by a new link connection');
-      s.links.set(link, channel);
+      channel.configure(this.options.limits);
+      // One slow or broken link must not stop delivery to the others: a push it refuses is logged and dropped.
+      const open = s.addLink(link, channel, this.options.limits, (err) => this.log.warn({ session: s.id, link, reason: err.message }, 'could not send on link'));
       channel.setHandlers({
         requests: serveLink(this, s, link),
         fault: (error) => this.log.warn({ session: s.id, link, reason: error.message }, 'link fault'),
+        drain: () => open.outbox.flush(),
         close: (info) => {
-          if (s.links.get(link) === channel) s.links.delete(link);
-          this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');
+          if (s.links.get(link) === open) s.links.delete(link);
+          if (info.error) this.log.warn({ session: s.id, link, reason: info.reason }, 'link closed with error');
+          else this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');
         },
       });
       this.log.debug({ session: s.id, link, peer: connection.remote }, 'link open');
@@ -276,7 +298,12 @@ export class ServiceHost {
  */
 class LinkPush {
   private encoded: Buffer | undefined;
-  constructor(private readonly message: Push) {}
+  /** Runtime data is coalesced per path for a link that does not keep up; events are not. */
+  readonly coalesceKey: string | undefined;
+
+  constructor(private readonly message: Push) {
+    this.coalesceKey = message.type === 'data' ? message.path : undefined;
+  }
 
   bytes(): Buffer {
     return (this.encoded ??= encodeMessage(this.message));

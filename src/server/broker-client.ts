@@ -1,10 +1,24 @@
 import { PeerwayError } from '../errors.js';
-import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
+import { RuntimeDataTree, cloneValue } from '../definition/runtime-data-tree.js';
+import { isPlainObject } from '../definition/values.js';
+import { describeResource, parseResourceKey } from '../routing/route-table.js';
 import type { ChosenRoute, ClientProfile, RelayStats, ServiceListing, SessionAttached, SessionStarted, SubscriptionKind } from '../wire/messages.js';
 import type { Broker, Caller } from './broker.js';
 import { BrokerSession, type SessionSink } from './broker-session.js';
 
 const NO_PROFILE: ClientProfile = { bearers: [], host: '', version: 0 };
+
+/** A copy of `value` (the runtime data at `path`) without the subtrees at `paths` (dot paths inside it). */
+function withoutSubtrees(value: unknown, path: string, paths: string[]): unknown {
+  const copy = cloneValue(value);
+  for (const p of paths) {
+    const steps = (path === '' ? p : p.slice(path.length + 1)).split('.');
+    let node: unknown = copy;
+    for (const step of steps.slice(0, -1)) node = isPlainObject(node) ? node[step] : undefined;
+    if (isPlainObject(node)) delete node[steps.at(-1)!];
+  }
+  return copy;
+}
 
 /**
  * The broker API as one caller uses it, whatever the front end: list, start and attach sessions, call,
@@ -46,6 +60,11 @@ export class BrokerClient {
     const broker = this.broker;
     const entry = broker.lookup(service);
     broker.authorize(this.caller.identity, 'describe', { service: entry.name });
+    if (broker.maxSessionsPerCaller > 0 && this.sessions.size >= broker.maxSessionsPerCaller) {
+      throw new PeerwayError('LIMIT_EXCEEDED', `this connection already holds ${this.sessions.size} sessions, the most allowed; stop sessions you no longer use`, {
+        details: { limit: broker.maxSessionsPerCaller },
+      });
+    }
     const id = broker.newSessionId();
     const opened = await entry.hosted.openSession(
       { session: id, service: entry.name, client: profile ?? NO_PROFILE, identity: this.caller.identity.name },
@@ -57,6 +76,7 @@ export class BrokerClient {
       throw new PeerwayError('SERVICE_GONE', `service ${entry.name} went away while the session was starting`);
     }
     const session = new BrokerSession(id, entry, this.caller.identity, this.caller.label, this.sink, broker.authorizer);
+    for (const key of opened.serverRefused ?? []) session.refused.add(key);
     this.sessions.set(id, session);
     broker.add(session);
     broker.log.info({ session: id, service: entry.name, peer: this.caller.label }, 'session started');
@@ -102,6 +122,7 @@ export class BrokerClient {
   /** Relays a call; the result or a promise of it (in-process methods may answer at once). */
   call(id: string, method: string, args: Record<string, unknown> | undefined): unknown {
     const s = this.session(id);
+    this.relayable(s, `method:${method}`);
     this.broker.authorize(s.identity, 'call', { service: s.service, name: method });
     s.entry.counters.calls++;
     return s.entry.hosted.call(s.id, method, args ?? {}, { timeoutMs: this.broker.relayTimeoutMs });
@@ -116,6 +137,7 @@ export class BrokerClient {
         const known = [...definition.events.keys()].join(', ') || 'none';
         throw new PeerwayError('EVENT_NOT_FOUND', `service ${s.service} has no event "${name}" (events: ${known})`);
       }
+      if (name) this.relayable(s, `event:${name}`);
       this.broker.authorize(s.identity, 'subscribe', { service: s.service, ...(name ? { name } : {}) });
       s.subscribeEvent(name);
       return undefined;
@@ -124,9 +146,13 @@ export class BrokerClient {
       const path = name ?? '';
       // Validates the path (PATH_NOT_FOUND with the valid children) before subscribing.
       RuntimeDataTree.nodeAt(definition.runtimeData, path, definition);
+      const table = s.entry.routeTable;
+      this.relayable(s, table.dataKey(path));
       this.broker.authorize(s.identity, 'read', { service: s.service, name: path });
       s.subscribeData(path);
-      return s.entry.runtimeData.get(path);
+      // Subtrees the session may only read directly are left out of the server's answer.
+      const hidden = table.dataKeysUnder(path).slice(1).filter((k) => s.refused.has(k));
+      return hidden.length === 0 ? s.entry.runtimeData.get(path) : withoutSubtrees(s.entry.runtimeData.get(path), path, hidden.map((k) => parseResourceKey(k).name));
     }
     throw new PeerwayError('PROTOCOL', `unknown subscription kind "${String(kind)}" (expected "event" or "data")`);
   }
@@ -152,6 +178,14 @@ export class BrokerClient {
       });
     }
     this.sessions.clear();
+  }
+
+  /** BEARER_MISSING when the service said this session must reach `key` only over its required direct route. */
+  private relayable(s: BrokerSession, key: string): void {
+    if (!s.refused.has(key)) return;
+    throw new PeerwayError('BEARER_MISSING', `${s.service} requires its direct route for ${describeResource(key)}; the server does not relay it`, {
+      details: { service: s.service, resource: key },
+    });
   }
 
   private session(id: string): BrokerSession {

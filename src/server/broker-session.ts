@@ -33,6 +33,11 @@ export class BrokerSession implements Subscriber {
   private readonly dataPaths: string[] = [];
   /** Resources this session receives directly from the service: the server must not push them too. */
   private direct = new Set<string>();
+  /**
+   * Resources the service said it must not be relayed for this session (only `required` direct routes):
+   * never relayed, never pushed, whatever the client reports.
+   */
+  readonly refused = new Set<string>();
   private sinkNow: SessionSink | undefined;
   private detachTimer: NodeJS.Timeout | undefined;
 
@@ -112,11 +117,12 @@ export class BrokerSession implements Subscriber {
   }
 
   wantsEvent(name: string): boolean {
-    return (this.allEvents || this.events.has(name)) && !this.direct.has(`event:${name}`);
+    const key = `event:${name}`;
+    return (this.allEvents || this.events.has(name)) && !this.direct.has(key) && !this.refused.has(key);
   }
 
   wantsData(path: string, key: string): boolean {
-    if (this.direct.has(key)) return false;
+    if (this.direct.has(key) || this.refused.has(key)) return false;
     for (const p of this.dataPaths) if (pathsOverlap(p, path)) return true;
     return false;
   }

@@ -23,6 +23,10 @@ export interface BrokerOptions {
   authorizer?: Authorizer;
   /** How long a session outlives the connection it was attached to, waiting to be attached again (default 30 s). */
   detachedSessionTtlMs?: number;
+  /** Sessions one caller may hold at once (default 1000). */
+  maxSessionsPerCaller?: number;
+  /** What `stats` adds about the process: its bounds and what they are doing. */
+  health?: () => Pick<RelayStats, 'limits' | 'health'>;
 }
 
 /**
@@ -38,13 +42,18 @@ export class Broker {
   readonly relayTimeoutMs: number;
   readonly detachedSessionTtlMs: number;
   readonly authorizer: Authorizer;
+  readonly maxSessionsPerCaller: number;
 
   constructor(options: BrokerOptions = {}) {
     this.log = options.logger ?? silentLogger();
     this.relayTimeoutMs = options.relayTimeoutMs ?? 60_000;
     this.detachedSessionTtlMs = options.detachedSessionTtlMs ?? 30_000;
     this.authorizer = options.authorizer ?? allowAll;
+    this.maxSessionsPerCaller = options.maxSessionsPerCaller ?? 1000;
+    this.health = options.health;
   }
+
+  private readonly health: BrokerOptions['health'];
 
   /** The authorization point: throws POLICY_DENIED when `identity` may not `action` `resource`. */
   authorize(identity: Identity, action: Action, resource: Resource): void {
@@ -115,7 +124,7 @@ export class Broker {
       if (!this.authorizer.authorize(identity, 'describe', { service: name }).allowed) continue;
       services[name] = { location: e.hosted.location, sessions: e.sessions.size, ...e.counters };
     }
-    return { services, sessions: this.sessions.size };
+    return { services, sessions: this.sessions.size, ...this.health?.() };
   }
 
   newSessionId(): string {

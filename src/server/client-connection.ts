@@ -1,5 +1,8 @@
 import type { PeerwayError } from '../errors.js';
 import type { Channel, ChannelHandlers } from '../wire/channel.js';
+import { encodeMessage } from '../wire/codec.js';
+import type { Push } from '../wire/messages.js';
+import { DEFAULT_PUSH_LIMITS, PushOutbox, type PushLimits } from '../wire/push-outbox.js';
 import type { Broker, Caller } from './broker.js';
 import { BrokerClient } from './broker-client.js';
 import type { SessionSink } from './broker-session.js';
@@ -8,11 +11,23 @@ import type { SessionSink } from './broker-session.js';
  * The binary-protocol front end for one client connection: a thin adapter that turns requests into broker
  * API calls and the broker's pushes into messages on this connection. Nothing here decides anything.
  */
-export function serveClient(broker: Broker, channel: Channel, caller: Caller): ChannelHandlers {
+export function serveClient(broker: Broker, channel: Channel, caller: Caller, limits: PushLimits = DEFAULT_PUSH_LIMITS): ChannelHandlers {
+  // Pushes go through an outbox: a client that stops reading gets runtime data coalesced, then is dropped.
+  const outbox = new PushOutbox(channel, limits);
+  const push = (message: Push, coalesceKey?: string) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeMessage(message);
+    } catch (err) {
+      broker.log.warn({ peer: caller.label, type: message.type, reason: (err as Error).message }, 'push could not be encoded; dropped');
+      return;
+    }
+    outbox.push(bytes, coalesceKey);
+  };
   const sink: SessionSink = {
-    event: (session, name, args) => sendPush(channel, { type: 'event', session, name, args }),
-    data: (session, path, value) => sendPush(channel, { type: 'data', session, path, value }),
-    ended: (session, error: PeerwayError) => sendPush(channel, { type: 'ended', session, error: error.toWire() }),
+    event: (session, name, args) => push({ type: 'event', session, name, args }),
+    data: (session, path, value) => push({ type: 'data', session, path, value }, `${session}\n${path}`),
+    ended: (session, error: PeerwayError) => push({ type: 'ended', session, error: error.toWire() }),
   };
   const client = new BrokerClient(broker, caller, sink);
   return {
@@ -29,16 +44,7 @@ export function serveClient(broker: Broker, channel: Channel, caller: Caller): C
     },
     push: (m) => broker.log.debug({ peer: caller.label, type: m.type }, 'ignored push from client'),
     close: () => client.close(),
+    drain: () => outbox.flush(),
     fault: (error) => broker.log.warn({ peer: caller.label, reason: error.message }, 'client connection fault'),
   };
-}
-
-/** A push to a client that is going away is dropped: its close handler cleans up. */
-function sendPush(channel: Channel, message: Parameters<Channel['send']>[0]): void {
-  if (channel.closed) return;
-  try {
-    channel.send(message);
-  } catch {
-    // dropped: see above
-  }
 }

@@ -2,6 +2,9 @@ import { PeerwayError } from '../errors.js';
 import type { BearerAddress, BearerAttributes, BearerOptions, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer } from '../bearer/registry.js';
 import { acceptHandshake } from '../wire/handshake.js';
+import { partialFrames } from '../wire/frame-decoder.js';
+import { resolveLimits, type Limits } from '../wire/limits.js';
+import { pushCounters } from '../wire/push-outbox.js';
 import type { Channel } from '../wire/channel.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -30,6 +33,8 @@ export interface ServerOptions {
   detachedSessionTtlMs?: number;
   /** Access decisions for every request and push (default: allow everything). */
   authorizer?: Authorizer;
+  /** Bounds on every connection (README, "Limits and guarantees"); the rest keep their defaults. */
+  limits?: Limits;
 }
 
 /**
@@ -40,13 +45,21 @@ export interface ServerOptions {
 export class PeerwayServer {
   readonly log: Logger;
   readonly broker: Broker;
+  readonly limits: Required<Limits>;
   private readonly listeners: Listener[] = [];
   private readonly channels = new Set<Channel>();
   readonly peerName = `peerway-server/${process.pid}`;
 
   constructor(private readonly options: ServerOptions) {
     this.log = options.logger ?? silentLogger();
+    this.limits = resolveLimits(options.limits);
+    partialFrames.limit = this.limits.maxPartialFrameBytes;
     this.broker = new Broker({
+      maxSessionsPerCaller: this.limits.maxSessionsPerConnection,
+      health: () => ({
+        limits: { ...this.limits },
+        health: { connections: this.channels.size, partialFrameBytes: partialFrames.held, ...pushCounters },
+      }),
       logger: this.log,
       ...(options.relayTimeoutMs !== undefined ? { relayTimeoutMs: options.relayTimeoutMs } : {}),
       ...(options.detachedSessionTtlMs !== undefined ? { detachedSessionTtlMs: options.detachedSessionTtlMs } : {}),
@@ -104,9 +117,10 @@ export class PeerwayServer {
     }
     const { channel, hello } = accepted;
     channel.defaultTimeoutMs = this.broker.relayTimeoutMs;
+    channel.configure(this.limits);
     this.channels.add(channel);
     const caller = { identity: ANONYMOUS, label: hello.agent ? `${label} (${hello.agent})` : label };
-    const handlers = hello.role === 'runner' ? serveRunner(this.broker, channel, caller) : serveClient(this.broker, channel, caller);
+    const handlers = hello.role === 'runner' ? serveRunner(this.broker, channel, caller) : serveClient(this.broker, channel, caller, this.limits);
     channel.setHandlers({
       ...handlers,
       close: (info) => {

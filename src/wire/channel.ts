@@ -32,7 +32,38 @@ export interface ChannelHandlers {
    * channel stays open: one faulty listener must not end a connection that carries other sessions.
    */
   fault?(error: PeerwayError, message: Message): void;
+  /** The connection took what was queued: a sender holding messages back may send again. */
+  drain?(): void;
 }
+
+/**
+ * The bounds of one connection (README, "Limits and guarantees"). Every field is optional; a missing or
+ * zero one means no bound of that kind.
+ */
+export interface ChannelLimits {
+  /** Bytes queued for a peer that does not read, above which the connection is closed with LIMIT_EXCEEDED. */
+  maxQueuedBytes?: number;
+  /** The peer's requests being answered at once; one more is refused at once with LIMIT_EXCEEDED. */
+  maxInFlight?: number;
+  /**
+   * Silence after which the peer is asked a `ping`; one that does not answer within `keepAliveTimeoutMs`
+   * is closed. A peer stopped in the middle of a frame cannot answer either, so this also bounds how long a
+   * partial frame may wait. Reliable connections only (udp has keepalives of its own).
+   */
+  keepAliveMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+/** Defaults of ChannelLimits: a peer that stops answering is dropped within about 20 s. */
+export const DEFAULT_LIMITS = {
+  maxQueuedBytes: 32 * 1024 * 1024,
+  maxInFlight: 1000,
+  keepAliveMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+} as const satisfies Required<ChannelLimits>;
+
+/** Messages a channel holds between a hello and its handlers (a client may send both in one packet). */
+const MAX_HELD_MESSAGES = 256;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -76,12 +107,66 @@ export class Channel {
     this.connection.start({
       message: (payload) => this.onPayload(payload),
       close: (info) => this.onClose(info),
+      drain: () => this.handlers.drain?.(),
     });
   }
 
+  /** Replaces the handlers; messages held since `hold()` are dispatched to them now, in order. */
   setHandlers(handlers: ChannelHandlers): void {
     this.handlers = handlers;
+    const held = this.held;
+    this.held = undefined;
+    if (held) for (const m of held) this.dispatch(m);
   }
+
+  /**
+   * Keeps messages back until the next setHandlers: between a hello and the handlers its role gets, a
+   * request that arrived in the same packet must wait, not be refused. Bounded.
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  private held: Message[] | undefined;
+
+  /** Applies the connection's bounds and starts its keepalive (see ChannelLimits). */
+  configure(limits: ChannelLimits): void {
+    this.maxQueuedBytes = limits.maxQueuedBytes ?? 0;
+    this.maxInFlight = limits.maxInFlight ?? 0;
+    clearInterval(this.keepAliveTimer);
+    const interval = limits.keepAliveMs ?? 0;
+    if (interval <= 0 || !this.connection.reliable || this.closed) return;
+    const timeoutMs = limits.keepAliveTimeoutMs ?? DEFAULT_LIMITS.keepAliveTimeoutMs;
+    let seen = this.received;
+    let silentTicks = 0;
+    let pinging = false;
+    // Two ticks per interval, and a ping after two silent ones: counting messages costs nothing per message.
+    this.keepAliveTimer = setInterval(() => {
+      if (this.received !== seen || pinging) {
+        seen = this.received;
+        silentTicks = 0;
+        return;
+      }
+      if (++silentTicks < 2) return;
+      pinging = true;
+      this.request({ type: 'ping' }, { timeoutMs }).then(
+        () => (pinging = false),
+        (err: PeerwayError) => {
+          pinging = false;
+          if (err.code === 'TIMEOUT') {
+            this.fail(new PeerwayError('TIMEOUT', `${this.peerLabel} stopped answering: no reply to a keepalive within ${timeoutMs} ms after ${interval} ms of silence`));
+          }
+        },
+      );
+    }, Math.max(1, Math.floor(interval / 2)));
+    this.keepAliveTimer.unref();
+  }
+
+  private maxQueuedBytes = 0;
+  private maxInFlight = 0;
+  private answering = 0;
+  private received = 0;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   get closed(): boolean {
     return this.closedInfo !== undefined || this.connection.closed;
@@ -91,14 +176,35 @@ export class Channel {
     return this.closedInfo;
   }
 
-  /** Sends a message that expects no answer. Returns false under backpressure. */
+  /**
+   * Sends a message that expects no answer. Returns false under backpressure. Throws when the message
+   * cannot be encoded or sent (closed, above the frame limit), and closes the connection with
+   * LIMIT_EXCEEDED when the peer leaves more than `maxQueuedBytes` unread.
+   */
   send(message: Message): boolean {
-    return this.connection.send(encodeMessage(message));
+    return this.sendEncoded(encodeMessage(message));
   }
 
   /** Sends a message encoded beforehand (one encoding shared by several connections). */
   sendEncoded(payload: Uint8Array): boolean {
-    return this.connection.send(payload);
+    const ok = this.connection.send(payload);
+    if (!ok && this.maxQueuedBytes > 0 && this.connection.queuedBytes > this.maxQueuedBytes) this.overflow();
+    return ok;
+  }
+
+  /** Bytes queued for the peer and not yet written. */
+  get queuedBytes(): number {
+    return this.connection.queuedBytes;
+  }
+
+  private overflow(): void {
+    if (this.localFailure || this.closed) return; // already closing (fail() itself sends)
+    const queued = this.connection.queuedBytes;
+    this.fail(
+      new PeerwayError('LIMIT_EXCEEDED', `${this.peerLabel} does not read what it is sent: ${queued} bytes queued, above the limit of ${this.maxQueuedBytes}; closed as a slow consumer`, {
+        details: { queued, limit: this.maxQueuedBytes },
+      }),
+    );
   }
 
   /** Sends a request and resolves with the reply's value, or rejects with the peer's typed error. */
@@ -180,6 +286,7 @@ export class Channel {
   }
 
   private onPayload(payload: Buffer): void {
+    this.received++;
     let message: Message;
     try {
       message = decodeMessage(payload);
@@ -196,6 +303,11 @@ export class Channel {
       const first = this.firstMessage;
       this.firstMessage = undefined;
       first(message);
+      return;
+    }
+    if (this.held) {
+      if (this.held.length >= MAX_HELD_MESSAGES) this.protocolError(new PeerwayError('PROTOCOL', `more than ${MAX_HELD_MESSAGES} messages before the hello was handled`));
+      else this.held.push(message);
       return;
     }
     if (message.type === 'reply') {
@@ -220,18 +332,33 @@ export class Channel {
   }
 
   private answer(message: Request): void {
-    const handler = this.handlers.requests?.[message.type] as ((m: Request) => unknown) | undefined;
     const id = message.id;
+    if (message.type === 'ping') {
+      this.reply(id, undefined);
+      return;
+    }
+    const handler = this.handlers.requests?.[message.type] as ((m: Request) => unknown) | undefined;
     if (!handler) {
       this.replyError(id, new PeerwayError('PROTOCOL', `this peer does not accept "${message.type}" requests`));
+      return;
+    }
+    if (this.maxInFlight > 0 && this.answering >= this.maxInFlight) {
+      this.replyError(id, new PeerwayError('LIMIT_EXCEEDED', `more than ${this.maxInFlight} requests in flight on this connection; wait for answers before sending more`, { details: { limit: this.maxInFlight } }));
       return;
     }
     try {
       const result = handler(message);
       if (result instanceof Promise) {
+        this.answering++;
         result.then(
-          (value) => this.reply(id, value),
-          (err) => this.replyError(id, err),
+          (value) => {
+            this.answering--;
+            this.reply(id, value);
+          },
+          (err) => {
+            this.answering--;
+            this.replyError(id, err);
+          },
         );
       } else {
         this.reply(id, result);
@@ -313,6 +440,8 @@ export class Channel {
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     this.sweepAt = Infinity;
+    clearInterval(this.keepAliveTimer);
+    this.held = undefined;
     for (const id of [...this.pending.keys()]) {
       const entry = this.pending.get(id)!;
       const err = fatal ?? new PeerwayError('CONNECTION_CLOSED', `${describe(entry.body)}: connection to ${this.peerLabel} closed (${info.reason}) before the answer arrived`);

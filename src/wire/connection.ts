@@ -38,6 +38,11 @@ export interface MessageConnection {
    * CONNECTION_CLOSED after close.
    */
   send(payload: Uint8Array): boolean;
+  /**
+   * Bytes accepted by send() that the transport has not written yet: what a peer that does not read makes
+   * us hold. The protocol engine bounds it (LIMIT_EXCEEDED) and push paths coalesce above a soft limit.
+   */
+  readonly queuedBytes: number;
   /** Closes after flushing what was queued; handlers.close fires once. */
   close(reason?: string): void;
   readonly closed: boolean;

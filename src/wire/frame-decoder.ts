@@ -6,6 +6,16 @@ export const FRAME_HEADER_BYTES = 4;
 /** Default upper bound for one frame's body; large enough for big runtime-data snapshots, small enough to stop a runaway peer. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
+/** Default bound on the bytes of unfinished frames held by all the stream connections of a process. */
+export const DEFAULT_MAX_PARTIAL_FRAME_BYTES = 128 * 1024 * 1024;
+
+/**
+ * Bytes of frames received in part, across every FrameDecoder of this process, and the bound on them: 64
+ * peers each sending most of a 16 MiB frame and then nothing would otherwise hold 1 GiB. A process (server,
+ * runner) sets `limit` from its options.
+ */
+export const partialFrames = { held: 0, limit: DEFAULT_MAX_PARTIAL_FRAME_BYTES };
+
 /**
  * Splits a byte stream into frames (4-byte big-endian length, then the body).
  *
@@ -40,7 +50,7 @@ export class FrameDecoder {
       chunk = chunk.subarray(offset);
     }
     this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    this.hold(chunk.length);
     for (;;) {
       if (this.expected < 0) {
         if (this.buffered < FRAME_HEADER_BYTES) return;
@@ -52,6 +62,28 @@ export class FrameDecoder {
       const frame = this.take(this.expected);
       this.expected = -1;
       onFrame(frame);
+    }
+  }
+
+  /** Gives back what this decoder holds to the process-wide budget (the connection closed). */
+  release(): void {
+    partialFrames.held -= this.buffered;
+    this.buffered = 0;
+    this.chunks = [];
+    this.expected = -1;
+  }
+
+  private hold(bytes: number): void {
+    this.buffered += bytes;
+    partialFrames.held += bytes;
+    if (partialFrames.limit > 0 && partialFrames.held > partialFrames.limit) {
+      const held = partialFrames.held;
+      this.release();
+      throw new PeerwayError(
+        'LIMIT_EXCEEDED',
+        `unfinished frames across all connections hold ${held} bytes, above the limit of ${partialFrames.limit}; this connection's partial frame was dropped (raise --max-partial-frame-bytes if many peers legitimately send large messages at once)`,
+        { details: { held, limit: partialFrames.limit } },
+      );
     }
   }
 
@@ -96,6 +128,7 @@ export class FrameDecoder {
       }
     }
     this.buffered -= n;
+    partialFrames.held -= n;
     return out;
   }
 }

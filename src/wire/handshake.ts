@@ -116,6 +116,8 @@ export function acceptHandshake(connection: MessageConnection, peerLabel: string
       }
       done = true;
       clearTimeout(timer);
+      // What follows the hello (maybe in the same packet) waits for the handlers of the peer's role.
+      channel.hold();
       channel.send({ type: 'welcome', version: PROTOCOL_VERSION, peer: options.peer });
       resolve({ channel, hello: m });
     });

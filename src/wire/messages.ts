@@ -140,6 +140,12 @@ export interface Stats {
   id: number;
 }
 
+/** Either side: are you there? Answered with an empty reply by the protocol engine itself (keepalive). */
+export interface Ping {
+  type: 'ping';
+  id: number;
+}
+
 /** The route a client finally took for one resource (after opening links and any fallback). */
 export interface ChosenRoute {
   linkType: 'direct' | 'server';
@@ -241,11 +247,20 @@ export interface RelayCounters {
 export interface RelayStats {
   services: Record<string, { location: 'in-process' | 'remote'; sessions: number } & RelayCounters>;
   sessions: number;
+  /** The server's bounds (README, "Limits and guarantees"), by option name. */
+  limits?: Record<string, number>;
+  /** What those bounds are doing: open connections, bytes of partial frames held, slow consumers dropped, runtime-data pushes coalesced. */
+  health?: { connections: number; partialFrameBytes: number; slowConsumersClosed: number; coalesced: number };
 }
 
-/** The `open` reply (server → runner): routing instructions when the service routes anything directly. */
+/** The `open` reply (runner → server): routing instructions when the service routes anything directly. */
 export interface SessionOpened {
   routing?: string;
+  /**
+   * Resource keys the server must not relay for this session: resources whose only usable routes are
+   * `required` direct ones (an ssl-only method must not travel in plaintext through the server).
+   */
+  serverRefused?: string[];
 }
 
 /** The `register` reply. */
@@ -271,6 +286,7 @@ export interface ProtocolRequests {
   stats: { request: Stats; reply: RelayStats };
   register: { request: RegisterServices; reply: Registered };
   open: { request: OpenSession; reply: SessionOpened };
+  ping: { request: Ping; reply: void };
 }
 
 export type RequestType = keyof ProtocolRequests;
@@ -286,7 +302,7 @@ export type Message = Hello | Welcome | Reply | ErrorMessage | Request | Push;
 /** Every message kind, by role: the protocol document's tables are checked against these lists. */
 // Records rather than arrays, so the compiler says when a kind is added to a union but not listed here.
 const REQUEST_KINDS: Record<RequestType, true> = {
-  list: true, start: true, attach: true, stop: true, ready: true, call: true, subscribe: true, unsubscribe: true, stats: true, register: true, open: true,
+  list: true, start: true, attach: true, stop: true, ready: true, call: true, subscribe: true, unsubscribe: true, stats: true, register: true, open: true, ping: true,
 };
 const PUSH_KINDS: Record<PushType, true> = { event: true, data: true, close: true, ended: true };
 export const REQUEST_TYPES = Object.keys(REQUEST_KINDS) as RequestType[];
