@@ -28,7 +28,7 @@ if (files.length === 0) {
 const concurrency = process.env.PEERWAY_TEST_CONCURRENCY ?? '3';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=60000', ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=120000', ...files],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(result.status ?? 1);

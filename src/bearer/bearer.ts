@@ -36,6 +36,8 @@ export interface BearerOptions {
 export interface ConnectOptions extends BearerOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** What should be listening there, for error hints ("is the server running…?"); default `the server`. */
+  peer?: string;
 }
 
 export interface Listener {

@@ -79,7 +79,7 @@ export const localBearer: Bearer = {
     const where = formatLocalUrl(path);
     const reader = new SlabReader();
     const socket = await connectSocket(() => net.connect({ path, onread: reader.onread }), 'connect', where, options, (err) => {
-      if (err.code === 'ENOENT') return `no socket at ${describePath(path)} (is the server running and listening there?)`;
+      if (err.code === 'ENOENT') return `no socket at ${describePath(path)} (is ${options.peer ?? 'the server'} running and listening there?)`;
       if (err.code === 'ECONNREFUSED') return `nothing listens on ${describePath(path)} (a stale socket left by a process that exited?)`;
       if (err.code === 'EACCES') return `permission denied on ${describePath(path)} (check the socket's file mode and owner)`;
       return undefined;

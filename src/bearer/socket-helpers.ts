@@ -40,7 +40,7 @@ export function connectSocket<S extends Socket>(
     };
     const onError = (err: NodeJS.ErrnoException) => {
       const specific = describeError(err);
-      const why = specific ?? (err.code === 'ECONNREFUSED' ? 'connection refused (is the server running and listening there?)' : err.message);
+      const why = specific ?? (err.code === 'ECONNREFUSED' ? `connection refused (is ${options.peer ?? 'the server'} running and listening there?)` : err.message);
       fail(new PeerwayError('CONNECT_FAILED', `cannot connect to ${where}: ${why}`, { cause: err, details: { code: err.code } }));
     };
     const onAbort = () => fail(new PeerwayError('ABORTED', `connecting to ${where} was aborted`));

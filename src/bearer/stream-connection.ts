@@ -1,7 +1,8 @@
 import { HeldDelivery } from './held-delivery.js';
 import type { Socket } from 'node:net';
 import { PeerwayError } from '../errors.js';
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../wire/frame-decoder.js';
+import { encodeMessage } from '../wire/codec.js';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, encodeFrame } from '../wire/frame-decoder.js';
 import type { CloseInfo, ConnectionHandlers, MessageConnection } from './bearer.js';
 import type { SlabReader } from './slab-reader.js';
 
@@ -122,24 +123,66 @@ export class StreamConnection implements MessageConnection {
   };
 
   private onData(chunk: Buffer): void {
+    if (this.refused) return; // what follows a refused frame is not read
     try {
       this.decoder.push(chunk, this.onFrame);
     } catch (err) {
-      this.abort(this.tlsMixUp(err) ?? PeerwayError.from(err, 'PROTOCOL'));
+      const foreign = this.foreignProtocol(err);
+      if (foreign) return this.abort(foreign);
+      this.refuse(PeerwayError.from(err, 'PROTOCOL'));
     }
   }
 
   /**
-   * A TLS record starts 0x16 0x03 0x01..0x04, which read as a length is ~369 MB: above any sane limit, so
-   * the decoder rejects it. Only then, and only for the first frame, is it renamed; never a behaviour change.
+   * The peer broke a bound of ours (a frame above the size limit, too much held in partial frames): tell it
+   * why in an `error` message before closing, so it can say more than "closed by peer" (and a runner stops
+   * retrying a registration that can never fit: `permanent`). Reading stops at once.
    */
-  private tlsMixUp(err: unknown): PeerwayError | undefined {
-    if (!this.plain || this.framesReceived > 0 || !(err instanceof PeerwayError) || err.code !== 'FRAME_TOO_LARGE') return undefined;
+  private refused = false;
+
+  private refuse(error: PeerwayError): void {
+    this.refused = true;
+    this.closeInfo ??= { reason: error.message, error };
+    this.decoder.release();
+    if (!this.socket.destroyed && !this.socket.writableEnded) {
+      const notice = new PeerwayError(error.code, error.message, { details: { ...error.details, permanent: error.code === 'FRAME_TOO_LARGE' } });
+      this.batch = [];
+      this.batchBytes = 0;
+      this.socket.end(encodeFrame(encodeMessage({ type: 'error', error: notice.toWire() })));
+    }
+    this.socket.pause();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  /**
+   * A first "frame" whose length is really the start of another protocol's greeting (a TLS record, an
+   * HTTP response or request, an SSH banner) reads as a length of hundreds of megabytes, so the decoder
+   * rejects it as oversized. Only then, and only for the first frame, is it renamed to what the peer is:
+   * a wrong port, which retrying will not fix (details.permanent), never a "raise the limit".
+   */
+  private foreignProtocol(err: unknown): PeerwayError | undefined {
+    if (this.framesReceived > 0 || !(err instanceof PeerwayError) || err.code !== 'FRAME_TOO_LARGE') return undefined;
     const length = err.details?.length;
-    if (typeof length !== 'number' || length >>> 16 !== 0x1603 || ((length >>> 8) & 0xff) > 0x04) return undefined;
-    const fix = this.bearer === 'connect.bearer.tcp' ? 'connect with tcp:// or listen with connect.bearer.ssl' : `this bearer does not speak TLS; use connect.bearer.ssl`;
-    const where = this.bearer === 'connect.bearer.tcp' ? 'port' : 'connection';
-    return new PeerwayError('PROTOCOL', `peer started a TLS handshake on a plain ${this.bearer} ${where}; ${fix}`, { details: { remote: this.remote } });
+    if (typeof length !== 'number') return undefined;
+    const what = this.greeting(length);
+    if (!what) return undefined;
+    return new PeerwayError('PROTOCOL', what, { details: { remote: this.remote, permanent: true } });
+  }
+
+  private greeting(length: number): string | undefined {
+    const ascii = Buffer.alloc(4);
+    ascii.writeUInt32BE(length);
+    const text = ascii.toString('latin1');
+    const tlsVersion = ((length >>> 8) & 0xff) <= 0x04 && length >>> 16 !== 0;
+    if (this.plain && length >>> 16 === 0x1603 && tlsVersion) {
+      const fix = this.bearer === 'connect.bearer.tcp' ? 'connect with tcp:// or listen with connect.bearer.ssl' : `this bearer does not speak TLS; use connect.bearer.ssl`;
+      return `peer started a TLS handshake on a plain ${this.bearer} ${this.bearer === 'connect.bearer.tcp' ? 'port' : 'connection'}; ${fix}`;
+    }
+    if (this.plain && length >>> 16 === 0x1503 && tlsVersion) return `${this.remote} speaks TLS, not plain ${this.bearer}: connect with ssl:// and the CA of its certificate (--ca FILE)`;
+    if (text === 'HTTP') return `${this.remote} answered in HTTP: it is a web server or a WebSocket endpoint, not a Peerway ${this.bearer} port (Peerway's WebSocket bearer is ws://HOST:PORT/peerway)`;
+    if (text === 'SSH-') return `${this.remote} is an SSH server, not a Peerway port`;
+    if (text === 'GET ' || text === 'POST' || text === 'HEAD' || text === 'PUT ') return `${this.remote} sent an HTTP request: a web client on a Peerway ${this.bearer} port (it speaks Peerway's framed protocol, not HTTP)`;
+    return undefined;
   }
 
   private finish(): void {

@@ -49,7 +49,7 @@ export class WsConnection implements MessageConnection {
         err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
           ? {
               reason: `${remote} sent a message above the limit of ${maxMessageBytes} bytes`,
-              error: new PeerwayError('FRAME_TOO_LARGE', `${remote} sent a WebSocket message above the limit of ${maxMessageBytes} bytes (raise it with --max-frame-bytes if this is legitimate)`, { details: { limit: maxMessageBytes } }),
+              error: new PeerwayError('FRAME_TOO_LARGE', `${remote} sent a WebSocket message above the limit of ${maxMessageBytes} bytes (raise it with --max-message-bytes if this is legitimate)`, { details: { limit: maxMessageBytes } }),
             }
           : { reason: `socket error: ${err.code ?? err.message}`, error: new PeerwayError('CONNECTION_CLOSED', `connection to ${remote} failed: ${err.message}`, { cause: err }) };
     });
@@ -102,8 +102,7 @@ export class WsConnection implements MessageConnection {
   private finish(code: number, reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    const info = this.closeInfo ?? { reason: code === 1006 ? 'connection lost (no close frame)' : `closed by peer (${code}${reason ? `: ${reason}` : ''})` };
-    this.delivery.close(info);
+    this.delivery.close(this.closeInfo ?? closeInfoFor(code, reason, this.remote));
   }
 }
 
@@ -228,7 +227,7 @@ export const wsBearer: Bearer = {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       ws.once('open', () => finish());
       ws.on('error', (err: NodeJS.ErrnoException) => {
-        finish(new PeerwayError('CONNECT_FAILED', `cannot connect to ${where}: ${describeConnectError(err, peer)}`, { cause: err, details: { code: err.code } }));
+        finish(new PeerwayError('CONNECT_FAILED', `cannot connect to ${where}: ${describeConnectError(err, peer, options.peer)}`, { cause: err, details: { code: err.code } }));
       });
       ws.once('unexpected-response', (req, res) => {
         req.destroy();
@@ -239,10 +238,20 @@ export const wsBearer: Bearer = {
   },
 };
 
-function describeConnectError(err: NodeJS.ErrnoException, peer: string): string {
-  if (err.code === 'ECONNREFUSED') return 'connection refused (is the server running and listening there?)';
+function describeConnectError(err: NodeJS.ErrnoException, peer: string, expected = 'the server'): string {
+  if (err.code === 'ECONNREFUSED') return `connection refused (is ${expected} running and listening there?)`;
   if (err.code === 'ECONNRESET' || err.code?.startsWith('HPE_')) {
     return `the peer at ${peer} did not answer the WebSocket upgrade: it is probably not a ${WS_ID} endpoint (a plain connect.bearer.tcp port? use tcp://)`;
   }
   return err.message;
+}
+
+/** What a WebSocket close code from the peer means for us; 1009 is the peer refusing a message we sent. */
+function closeInfoFor(code: number, reason: string, remote: string): CloseInfo {
+  if (code === 1006) return { reason: 'connection lost (no close frame)' };
+  if (code === 1009) {
+    const text = `${remote} refused a message above its size limit (WebSocket close 1009, message too big); send smaller messages, or raise the limit there (--max-message-bytes)`;
+    return { reason: text, error: new PeerwayError('FRAME_TOO_LARGE', text) };
+  }
+  return { reason: `closed by peer (${code}${reason ? `: ${reason}` : ''})` };
 }

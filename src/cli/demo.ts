@@ -23,16 +23,19 @@ export function demoCommand(setExit: (code: number) => void): Command {
     .action(async (opts: DemoCliOptions) => {
       const children: PeerwayProcess[] = [];
       let client: PeerwayClient | undefined;
+      // Listening from the start: a Ctrl-C during start-up waits for it to finish, then stops everything in
+      // order. The children have process groups of their own, so the terminal's Ctrl-C reaches only us.
+      const signalled = untilSignal();
       try {
         const say = (text: string) => printLine(text);
         await say('Peerway demo: starting a server with the in-process service Vehicle…');
-        const server = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0', '--service', examples('vehicle.xml')]);
+        const server = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0', '--service', examples('vehicle.xml')], { ownProcessGroup: true });
         children.push(server);
         const [, address] = await server.waitFor(/listening connect\.bearer\.tcp (\S+)/);
         const url = `tcp://${address}`;
         await say(`  server listening on ${url}`);
         await say('Starting a runner that hosts the remote service Climate…');
-        const runner = startPeerway(['runner', '--server', url, examples('climate.xml')]);
+        const runner = startPeerway(['runner', '--server', url, examples('climate.xml')], { ownProcessGroup: true });
         children.push(runner);
         await runner.waitFor(/registered .*/);
         await say('  runner registered Climate');
@@ -68,7 +71,7 @@ export function demoCommand(setExit: (code: number) => void): Command {
         await say(opts.duration ? `Running for ${opts.duration} ms…` : 'Live updates follow. Press Ctrl-C to stop.');
 
         const stopAfter = opts.duration ? new Promise<void>((r) => setTimeout(r, opts.duration).unref()) : new Promise<void>(() => {});
-        await Promise.race([untilSignal(), stopAfter]);
+        await Promise.race([signalled, stopAfter]);
         // A client that offers no peer-to-peer bearer gets the server routes: it reads the server's copy of the
         // runtime data, which the service keeps current because its routing has a server route for it.
         const observer = await connect(url, { agent: 'peerway-demo-observer', bearers: [] });

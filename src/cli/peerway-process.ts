@@ -28,11 +28,13 @@ process.once('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-export function startPeerway(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): PeerwayProcess {
+export function startPeerway(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; ownProcessGroup?: boolean } = {}): PeerwayProcess {
   const child = spawn(process.execPath, [PEERWAY_BIN, ...args], {
     env: { ...process.env, PEERWAY_LOG_FORMAT: 'pretty', ...options.env },
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // In a group of its own, a child does not get the terminal's Ctrl-C: its parent stops it, in order.
+    detached: options.ownProcessGroup === true,
   });
   const out = { stdout: '', stderr: '' };
   const waiters: { stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];

@@ -5,6 +5,7 @@ import { PeerwayRunner } from '../runner/runner.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { addLogOptions, addServerOption, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
+import { guardServiceFaults } from './service-fault-guard.js';
 import { addLimitOptions, limitsFrom, type LimitCliOptions } from './limit-options.js';
 import { addLinkCertificateOptions, linkAdapters, resolveAdapters, type AdapterCliOptions, type LinkCertificateCliOptions } from './adapter-options.js';
 
@@ -40,6 +41,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
   addLogOptions(cmd);
   cmd.action(async (files: string[], opts: RunnerCliOptions) => {
     const log = loggerFrom('runner', opts);
+    guardServiceFaults(log);
     const runtimes: ServiceRuntime[] = [];
     let runner: PeerwayRunner | undefined;
     try {

@@ -7,6 +7,7 @@ import { PeerwayServer, type ListenSpec } from '../server/server.js';
 import { adaptersOf, listenersOf, loadPeerwayConfig } from '../server/server-config.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
+import { guardServiceFaults } from './service-fault-guard.js';
 import { addLimitOptions, limitsFrom, type LimitCliOptions } from './limit-options.js';
 import { addLogOptions, bearerUrlArg, collect, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
 
@@ -37,6 +38,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
   addLogOptions(cmd);
   cmd.action(async (opts: ServerCliOptions) => {
     const log = loggerFrom('server', opts);
+    guardServiceFaults(log);
     const runtimes: ServiceRuntime[] = [];
     let server: PeerwayServer | undefined;
     try {

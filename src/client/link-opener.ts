@@ -34,7 +34,7 @@ export async function openRoutes(instructions: RoutingInstructions, options: Ope
     instructions.links.map(async (l) => {
       const attributes = options.adapters[l.address.bearer];
       const dialer = new Dialer(l.address, {
-        connect: { ...(attributes ? { attributes } : {}), timeoutMs: options.timeoutMs },
+        connect: { ...(attributes ? { attributes } : {}), timeoutMs: options.timeoutMs, peer: `the runner of ${instructions.service}` },
         hello: { role: 'link', token: l.token, session: instructions.session, link: l.name, timeoutMs: options.timeoutMs },
         label: `link ${l.name} of ${instructions.service} at ${formatBearerUrl(l.address)}`,
       });

@@ -111,9 +111,12 @@ export class Session extends EventEmitter {
     this.warnings = warnings;
   }
 
-  /** The route this session uses for a resource (`runtimedata` names are dot paths). */
-  routeFor(kind: ResourceKind, name: string): { linkType: 'direct' | 'server'; link?: string; bearer?: string } {
-    const key = kind === 'runtimedata' ? this.table.dataKey(name) : resourceKey(kind, name);
+  /**
+   * The route this session uses for a resource: `'method'`, `'event'`, or `'data'` with a dot path (the
+   * names of `chosenRoutes`' keys; `'runtimedata'`, the definition's selector name, is accepted too).
+   */
+  routeFor(kind: ResourceKind | 'data', name: string): { linkType: 'direct' | 'server'; link?: string; bearer?: string } {
+    const key = kind === 'runtimedata' || kind === 'data' ? this.table.dataKey(name) : resourceKey(kind, name);
     const r = this.routes[key];
     if (!r || r.linkType === 'server') return { linkType: 'server' };
     const channel = this.links.get(r.link ?? '');

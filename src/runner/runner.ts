@@ -111,10 +111,14 @@ export class PeerwayRunner extends EventEmitter {
     return this.channel !== undefined && !this.channel.closed;
   }
 
-  /** Connects and registers. Resolves after the first successful registration; keeps retrying until then. */
-  start(): Promise<string[]> {
+  /**
+   * Starts the services (their `start()`, once: services already started are left as they are), then
+   * connects and registers. Resolves after the first successful registration; keeps retrying until then.
+   */
+  async start(): Promise<string[]> {
     const missing = missingListenerAttributes(this.byName.values(), this.options.adapters ?? {});
-    if (missing) return Promise.reject(missing);
+    if (missing) throw missing;
+    for (const s of this.options.services) await s.start();
     return new Promise((resolve, reject) => {
       const onRegistered = (names: string[]) => {
         this.off('fatal', onFatal);
@@ -180,7 +184,8 @@ export class PeerwayRunner extends EventEmitter {
       this.emit('registered', reply.registered);
     } catch (err) {
       const error = PeerwayError.from(err);
-      if (FATAL_REGISTRATION_CODES.has(error.code)) {
+      // A wrong protocol or a certificate that will not verify does not get better by retrying.
+      if (FATAL_REGISTRATION_CODES.has(error.code) || error.details?.permanent === true) {
         this.stopped = true;
         this.channel?.close(error.message);
         this.emit('fatal', error);

@@ -125,6 +125,9 @@ export class ServiceHost {
     }
     const session = new RunnerSession(sessionId, token, client, identity, offered);
     this.sessions.set(sessionId, session);
+    // Until the client reports its routes, everything it may receive goes through the server: a client
+    // that never sends `ready` (it does not have to) still gets its events.
+    this.countServerUse(session, +1);
     if (!this.table.hasRouting) return {};
     const used = new Set<string>();
     for (const c of choices.values()) for (const a of c.usable) if (a.linkType === 'direct' && a.link) used.add(a.link);
@@ -144,7 +147,7 @@ export class ServiceHost {
   ready(sessionId: string, reported: unknown): void {
     const s = this.session(sessionId);
     const routes = s.acceptRoutes(reported, this.name);
-    if (s.ready) this.countServerUse(s, -1);
+    this.countServerUse(s, -1);
     s.routes = routes;
     s.ready = true;
     this.countServerUse(s, +1);
@@ -155,7 +158,7 @@ export class ServiceHost {
     const s = this.sessions.get(sessionId);
     if (!s) return;
     this.sessions.delete(sessionId);
-    if (s.ready) this.countServerUse(s, -1);
+    this.countServerUse(s, -1);
     s.closeLinks('session stopped');
   }
 

@@ -75,8 +75,9 @@ export class PeerwayServer {
     }
   }
 
-  /** Starts every listener; resolves with the bound addresses (ephemeral ports resolved). */
+  /** Starts the in-process services (those not started yet), then every listener; resolves with the bound addresses. */
   async start(): Promise<BearerAddress[]> {
+    for (const runtime of this.options.services ?? []) await runtime.start();
     for (const { attributes, ...address } of this.options.listen) {
       const bearer = getBearer(address.bearer);
       let where = formatBearerUrl(address);
@@ -104,6 +105,7 @@ export class PeerwayServer {
     for (const c of this.channels) c.close('server shutting down');
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
+    await Promise.all((this.options.services ?? []).map((r) => r.stop()));
   }
 
   private async accept(connection: MessageConnection): Promise<void> {

@@ -52,7 +52,8 @@ export function defineService(impl: ServiceImplementation): ServiceImplementatio
   return impl;
 }
 
-const IMPLEMENTATION_EXTENSIONS = ['.js', '.mjs', '.ts', '.mts'];
+/** Where an implementation is looked for next to its XML, in this order. */
+export const IMPLEMENTATION_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 
 /** The implementation file for a definition: the explicit one, or the first sibling with a known extension. */
 export function findImplementation(xmlFile: string, explicit?: string): string | undefined {
@@ -67,6 +68,15 @@ export function findImplementation(xmlFile: string, explicit?: string): string |
 let tsxRegistered = false;
 
 /**
+ * The default export, also when the module was compiled to CommonJS (a .ts file in a package without
+ * "type": "module"): importing it then gives `module.exports`, which holds `default` and `__esModule`.
+ */
+function unwrapDefault(value: unknown): unknown {
+  const cjs = value as { __esModule?: unknown; default?: unknown } | null | undefined;
+  return cjs && typeof cjs === 'object' && cjs.__esModule === true && 'default' in cjs ? cjs.default : value;
+}
+
+/**
  * Imports an implementation module and checks its shape, so a typo (`method:` instead of `methods:`, a
  * method the XML does not declare) is reported at start-up with the file name, not at the first call.
  */
@@ -74,10 +84,12 @@ export async function loadImplementation(file: string, definition: ServiceDefini
   if (!existsSync(file)) {
     throw new PeerwayError('CONFIG_INVALID', `implementation ${file} does not exist (check the --impl path)`);
   }
-  if (/\.m?ts$/.test(file) && !tsxRegistered) {
-    // TypeScript implementations are loaded through tsx, registered only when one is actually used.
-    const { register } = await import('tsx/esm/api');
-    register();
+  if (/\.[mc]?ts$/.test(file) && !tsxRegistered) {
+    // TypeScript implementations are loaded through tsx, registered only when one is actually used. Both
+    // loaders: a .ts file in a package without "type": "module" (npm's default) is loaded as CommonJS.
+    const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+    esm.register();
+    cjs.register();
     tsxRegistered = true;
   }
   let mod: { default?: unknown };
@@ -86,7 +98,7 @@ export async function loadImplementation(file: string, definition: ServiceDefini
   } catch (err) {
     throw new PeerwayError('CONFIG_INVALID', `cannot load implementation ${file}: ${(err as Error).message}`, { cause: err });
   }
-  const impl = mod.default;
+  const impl = unwrapDefault(mod.default);
   if (typeof impl !== 'object' || impl === null) {
     throw new PeerwayError('CONFIG_INVALID', `${file} must have a default export object { methods?, start?, stop? } (found ${impl === undefined ? 'no default export' : typeof impl})`);
   }

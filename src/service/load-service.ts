@@ -3,7 +3,7 @@ import { loadDefinitionFile } from '../definition/load-definition.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { PeerwayError } from '../errors.js';
-import { findImplementation, loadImplementation } from './implementation.js';
+import { IMPLEMENTATION_EXTENSIONS, findImplementation, loadImplementation } from './implementation.js';
 import { ServiceRuntime } from './service-runtime.js';
 
 /**
@@ -17,7 +17,7 @@ export async function loadService(xmlFile: string, implFile?: string, logger: Lo
     const base = xmlFile.replace(/\.xml$/i, '');
     throw new PeerwayError(
       'CONFIG_INVALID',
-      `no implementation for ${xmlFile}: looked for ${base}.js, ${base}.mjs, ${base}.ts and ${base}.mts; create one (default export { methods, start?, stop? }) or pass --impl FILE`,
+      `no implementation for ${xmlFile}: looked for ${IMPLEMENTATION_EXTENSIONS.map((e) => base + e).join(', ')}; create one (default export { methods, start?, stop? }) or pass --impl FILE`,
     );
   }
   const impl = await loadImplementation(file, definition);

@@ -30,11 +30,25 @@ export class ServiceRuntime {
   ) {
     this.name = definition.name;
     this.tree = new RuntimeDataTree(definition);
+    // A bad emit or set is the implementation's bug, not its caller's: whatever the check raised
+    // (EVENT_NOT_FOUND, BAD_ARGUMENT, PATH_NOT_FOUND) reaches a caller as IMPLEMENTATION_ERROR.
     this.api = {
       name: definition.name,
       definition,
-      emit: (event, args) => this.emit(event, args ?? {}),
-      set: (path, value) => this.set(path, value),
+      emit: (event, args) => {
+        try {
+          this.emit(event, args ?? {});
+        } catch (err) {
+          throw serviceApiError(this.name, `emit("${event}")`, err);
+        }
+      },
+      set: (path, value) => {
+        try {
+          this.set(path, value);
+        } catch (err) {
+          throw serviceApiError(this.name, `set("${path}")`, err);
+        }
+      },
       get: (path) => this.tree.get(path ?? ''),
     };
   }
@@ -109,7 +123,11 @@ export class ServiceRuntime {
   }
 
   private implementationError(err: unknown, method: string, session: string): PeerwayError {
-    if (err instanceof PeerwayError) return err;
+    if (isServiceApiError(err)) {
+      this.log.warn({ service: this.name, method, session, reason: err.message }, 'method broke its definition');
+      return new PeerwayError('IMPLEMENTATION_ERROR', `${this.name}.${method}: ${err.message}`, { cause: err, details: err.details });
+    }
+    if (err instanceof PeerwayError) return err; // thrown on purpose by the implementation: passed on as it is
     this.log.warn({ service: this.name, method, session, err }, 'method threw');
     return new PeerwayError('IMPLEMENTATION_ERROR', `${this.name}.${method} threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
@@ -132,4 +150,25 @@ export class ServiceRuntime {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function');
+}
+
+/**
+ * What `service.emit` / `service.set` throw when the implementation breaks its own definition: an
+ * IMPLEMENTATION_ERROR marked as coming from the service API, so a host can tell it from anything else
+ * (a method's caller gets IMPLEMENTATION_ERROR; outside a method, the CLI's guard logs it instead of
+ * letting it end the process).
+ */
+function serviceApiError(service: string, call: string, err: unknown): PeerwayError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new PeerwayError('IMPLEMENTATION_ERROR', `service.${call} of ${service} failed: ${reason} (a bug in the implementation of ${service})`, {
+    cause: err,
+    details: { service, call, origin: SERVICE_API, ...(err instanceof PeerwayError ? { reasonCode: err.code } : {}) },
+  });
+}
+
+const SERVICE_API = 'service-api';
+
+/** Whether `err` is a service implementation breaking its definition through the service API. */
+export function isServiceApiError(err: unknown): err is PeerwayError {
+  return err instanceof PeerwayError && err.code === 'IMPLEMENTATION_ERROR' && err.details?.origin === SERVICE_API;
 }

@@ -435,7 +435,10 @@ export class Channel {
 
   private onClose(info: CloseInfo): void {
     if (this.closedInfo) return;
-    const fatal = this.fatalFromPeer ?? this.localFailure;
+    // Why the connection ended, when it says more than "closed": the peer's notice, our own refusal, or
+    // the transport's (a WebSocket peer refusing a message above its limit, say).
+    const transport = info.error && info.error.code !== 'CONNECTION_CLOSED' ? info.error : undefined;
+    const fatal = this.fatalFromPeer ?? this.localFailure ?? transport;
     this.closedInfo = fatal ? { reason: fatal.message, error: fatal } : info;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
