@@ -19,11 +19,13 @@ export interface LoggerOptions {
 
 /**
  * The one logger every component uses (pino): structured fields such as `session` and `service` on each
- * entry, readable by default, JSON on request. Environment overrides: PEERWAY_LOG_LEVEL, PEERWAY_LOG_FORMAT.
+ * entry, readable by default, JSON on request. Level and format: the options first (the CLI passes its
+ * flags, which already fell back to PEERWAY_LOG_LEVEL / PEERWAY_LOG_FORMAT), then those environment
+ * variables, then `info` / `pretty`.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const level = (process.env.PEERWAY_LOG_LEVEL || options.level || 'info') as LevelWithSilent;
-  const format = (process.env.PEERWAY_LOG_FORMAT || options.format || 'pretty') as 'pretty' | 'json';
+  const level = (options.level || process.env.PEERWAY_LOG_LEVEL || 'info') as LevelWithSilent;
+  const format = (options.format || process.env.PEERWAY_LOG_FORMAT || 'pretty') as 'pretty' | 'json';
   if (!LEVELS.includes(level)) {
     throw new PeerwayError('CONFIG_INVALID', `log level "${level}" is not one of ${LEVELS.join(', ')} (check PEERWAY_LOG_LEVEL or --log-level)`);
   }

@@ -14,6 +14,8 @@ const SSL = 'connect.bearer.ssl';
  */
 export interface AdapterCliOptions {
   server?: BearerAddress;
+  /** Set when `server` came from PEERWAY_SERVER rather than --server: --config's address then wins. */
+  serverFromEnv?: boolean;
   config?: string;
   ca?: string;
   cert?: string;
@@ -41,7 +43,7 @@ export function addLinkCertificateOptions(cmd: Command): Command {
 }
 
 export interface ResolvedAdapters {
-  /** --server, else the first adapter with an address in --config, else `fallback`. */
+  /** --server, else the first adapter with an address in --config, else PEERWAY_SERVER, else `fallback`. */
   server: BearerAddress;
   /** Attributes per bearer id: the file's, then the flags'. */
   adapters: Record<string, BearerAttributes>;
@@ -55,7 +57,8 @@ export async function resolveAdapters(opts: AdapterCliOptions, role: 'client' | 
   if (opts.ca) ssl.ca = await readableFile('--ca', opts.ca);
   await pair(ssl, '--cert', opts.cert, '--key', opts.key);
   if (Object.keys(ssl).length > 0) adapters[SSL] = { ...adapters[SSL], ...ssl };
-  return { server: opts.server ?? serverAddressOf(config) ?? fallback, adapters };
+  const flag = opts.serverFromEnv ? undefined : opts.server;
+  return { server: flag ?? serverAddressOf(config) ?? opts.server ?? fallback, adapters };
 }
 
 /**

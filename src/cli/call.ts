@@ -2,8 +2,10 @@ import { Command } from 'commander';
 import { PeerwayError } from '../errors.js';
 import type { MethodDef, ServiceDefinition } from '../definition/model.js';
 import { fromJsonValue, parseTextValue, toJsonValue } from '../definition/value-text.js';
+import { didYouMean } from '../definition/did-you-mean.js';
 import { addServerOption, printLine, reportError, EXIT_OK } from './common.js';
-import { addClientBearerOptions, withClient, type ClientCliOptions } from './with-client.js';
+import { methodLines } from './describe.js';
+import { addClientBearerOptions, startSessionWithHint, withClient, type ClientCliOptions } from './with-client.js';
 
 interface CallCliOptions extends ClientCliOptions {
   json?: string;
@@ -14,17 +16,25 @@ export function callCommand(setExit: (code: number) => void): Command {
   const cmd = new Command('call')
     .description('call a method and print its result as JSON')
     .argument('<service>', 'service name')
-    .argument('<method>', 'method name')
+    .argument('[method]', 'method name (without one, lists the methods and exits 2)')
     .argument('[args...]', 'arguments as name=value (structs and lists as JSON, binary as base64 or hex:…)')
     .option('--json <object>', 'all arguments as one JSON object instead of name=value pairs')
     .option('-v, --verbose', 'also print, on stderr, the routing instructions received and the route taken')
     .addHelpText('after', '\nExample: peerway call --server tcp://127.0.0.1:2002 Climate setTemperature zone=1 celsius=22.5');
   addServerOption(cmd);
   addClientBearerOptions(cmd);
-  cmd.action(async (service: string, method: string, pairs: string[], opts: CallCliOptions) => {
+  cmd.action(async (service: string, method: string | undefined, pairs: string[], opts: CallCliOptions) => {
     try {
       await withClient('call', opts, async (client) => {
-        const session = await client.startSession(service);
+        const session = await startSessionWithHint(client, service);
+        if (method === undefined) {
+          await session.stop().catch(() => undefined);
+          throw new PeerwayError(
+            'USAGE',
+            `no method given; ${service} has these methods:\n${methodLines(session.definition).join('\n')}\n` +
+              `usage: peerway call [options] ${service} <method> [name=value...]  (peerway describe ${service} also shows events and runtime data)`,
+          );
+        }
         if (opts.verbose) {
           process.stderr.write(`session ${session.id} with ${session.service} (${session.location})\n`);
           process.stderr.write(session.routing ? `routing instructions:\n${session.routing}\n` : 'routing instructions: none (every resource via the server)\n');
@@ -32,7 +42,8 @@ export function callCommand(setExit: (code: number) => void): Command {
         const def = session.definition.methods.get(method);
         if (!def) {
           const known = [...session.definition.methods.keys()].join(', ') || 'none';
-          throw new PeerwayError('METHOD_NOT_FOUND', `service ${service} has no method "${method}" (methods: ${known})`);
+          await session.stop().catch(() => undefined);
+          throw new PeerwayError('METHOD_NOT_FOUND', `service ${service} has no method "${method}"${didYouMean(method, session.definition.methods.keys())} (methods: ${known})`);
         }
         if (opts.verbose) {
           const r = session.routeFor('method', method);

@@ -1,22 +1,34 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command } from 'commander';
 import { availableBearerIds } from '../bearer/registry.js';
 import { checkDefinitionFile } from '../definition/load-definition.js';
 import { fixTypographicQuotes } from '../definition/quote-hints.js';
 import { formatDiagnostic } from '../definition/model.js';
-import type { RuntimeDataNode } from '../definition/model.js';
+import type { Diagnostic, Position, RuntimeDataNode, ServiceDefinition } from '../definition/model.js';
+import { describeResource, RouteTable, type ResourceKey, type RouteAlternative } from '../routing/route-table.js';
+import { IMPLEMENTATION_EXTENSIONS, findImplementation, loadImplementation } from '../service/implementation.js';
 import { printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
 
 interface CheckCliOptions {
   fix?: boolean;
+  xmlOnly?: boolean;
 }
 
 export function checkCommand(setExit: (code: number) => void): Command {
   return new Command('check')
-    .description('validate service definition files; prints file:line:col: message for each problem')
+    .description('validate service definition files and the implementation next to each; prints file:line:col: message for each problem')
     .argument('<files...>', 'service definition XML files')
     .option('--fix', 'rewrite typographic quotes (” “ ’) around attribute values to ASCII quotes, in place')
-    .addHelpText('after', '\nExit code 0 when every file is valid, 2 when any has errors.')
+    .option('--xml-only', 'check the XML alone, not the implementation next to it')
+    .addHelpText(
+      'after',
+      '\nA service with methods needs an implementation next to its XML (same base name, ' +
+        IMPLEMENTATION_EXTENSIONS.join(' ') +
+        ') that loads and implements exactly the declared methods.\n' +
+        'Warnings (routes that can never be chosen, …) do not change the exit code.\n' +
+        'Exit code 0 when every file is valid, 2 when any has errors.',
+    )
     .action(async (files: string[], opts: CheckCliOptions) => {
       try {
         let failed = false;
@@ -28,10 +40,18 @@ export function checkCommand(setExit: (code: number) => void): Command {
             failed = true;
             continue;
           }
+          for (const d of unreachableRoutes(definition)) await printLine(formatDiagnostic(d));
+          const impl = opts.xmlOnly ? { problems: [], summary: 'implementation not checked (--xml-only)' } : await checkImplementation(file, definition);
+          for (const p of impl.problems) await printLine(p);
+          if (impl.problems.length > 0) {
+            failed = true;
+            continue;
+          }
           const leaves = countLeaves(definition.runtimeData);
           await printLine(
             `${file}: ok: service ${definition.name}, ${definition.methods.size} method(s), ${definition.events.size} event(s), ${leaves} runtime-data value(s)` +
-              (definition.routing ? `, ${definition.routing.routes.length} route(s)` : ''),
+              (definition.routing ? `, ${definition.routing.routes.length} route(s)` : '') +
+              `; ${impl.summary}`,
           );
           if (definition.routing) {
             const r = definition.routing.pos;
@@ -43,6 +63,109 @@ export function checkCommand(setExit: (code: number) => void): Command {
         setExit(reportError('check', err));
       }
     });
+}
+
+/**
+ * Loads the implementation next to `xmlFile` as the runner would (findImplementation, loadImplementation)
+ * and compares its methods with the declared ones. Problems are `FILE: error: message` lines naming the
+ * implementation file (or the XML when there is none); a service without methods needs no implementation.
+ */
+async function checkImplementation(xmlFile: string, definition: ServiceDefinition): Promise<{ problems: string[]; summary: string }> {
+  const declared = [...definition.methods.keys()];
+  const file = findImplementation(xmlFile);
+  if (!file) {
+    if (declared.length === 0) return { problems: [], summary: 'no methods, so no implementation needed' };
+    const base = xmlFile.replace(/\.xml$/i, '');
+    return {
+      problems: [
+        `${xmlFile}: error: service ${definition.name} declares ${declared.length} method(s) and has no implementation: looked for ${IMPLEMENTATION_EXTENSIONS.map((e) => base + e).join(', ')}; ` +
+          'create one (default export { methods, start?, stop? }), or give --xml-only to check the XML alone',
+      ],
+      summary: '',
+    };
+  }
+  // Shown as it sits next to the XML given, rather than as the absolute path findImplementation returns.
+  const shown = path.join(path.dirname(xmlFile), path.basename(file));
+  let methods: Record<string, unknown>;
+  try {
+    methods = (await loadImplementation(file, definition)).methods ?? {};
+  } catch (err) {
+    const message = (err as Error).message;
+    const own = message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message.startsWith(`${file} `) ? message.slice(file.length + 1) : message.split(file).join(shown);
+    return { problems: [`${shown}: error: ${own}`], summary: '' };
+  }
+  const missing = declared.filter((m) => typeof methods[m] !== 'function');
+  if (missing.length > 0) {
+    return {
+      problems: [
+        `${shown}: error: ${missing.length === 1 ? 'method' : 'methods'} ${missing.map((m) => `"${m}"`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} declared in ${xmlFile} ` +
+          `but not implemented (calls would fail with NOT_IMPLEMENTED); add ${missing.length === 1 ? 'it' : 'them'} to "methods" in the default export`,
+      ],
+      summary: '',
+    };
+  }
+  return { problems: [], summary: `implementation ${shown}` };
+}
+
+const where = (p: Position) => `${p.file}:${p.line}:${p.column}`;
+const samePlace = (a: Position, b: Position) => a.file === b.file && a.line === b.line && a.column === b.column;
+
+/**
+ * Routes that can never be chosen for some resource, as warnings at the route's position. The client takes,
+ * per resource, the first route in document order whose link opens (RouteTable.alternatives), so a route
+ * is dead after a `required` one (nothing past it is tried), after a server route (always usable), and
+ * after a direct route on the same link (if that link did not open, this one will not either). A
+ * `direct_and_server` route counts as dead only when both of its halves are.
+ */
+export function unreachableRoutes(definition: ServiceDefinition): Diagnostic[] {
+  if (!definition.routing) return [];
+  // The built-in "reliable" link's bearer is the runner's; which one does not matter for shadowing.
+  const table = new RouteTable(definition, 'connect.bearer.tcp');
+  const found = new Map<string, { pos: Position; reason: string; resources: ResourceKey[] }>();
+  for (const key of table.keys()) {
+    const live: Position[] = [];
+    const dead: { pos: Position; reason: string }[] = [];
+    const firstOnLink = new Map<string, RouteAlternative>();
+    let end: RouteAlternative | undefined;
+    for (const alt of table.alternatives(key)) {
+      const pos = alt.pos;
+      if (!pos) continue;
+      const earlier = alt.linkType === 'direct' ? firstOnLink.get(alt.link ?? '') : undefined;
+      let reason: string | undefined;
+      if (end?.pos && !samePlace(end.pos, pos)) {
+        reason = end.required
+          ? `the route at ${where(end.pos)} comes first and is required, so no route after it is tried`
+          : `the route at ${where(end.pos)} comes first and goes via the server, which always works, so no route after it is tried`;
+      } else if (earlier?.pos && !samePlace(earlier.pos, pos)) {
+        reason = `the route at ${where(earlier.pos)} comes first on the same link "${alt.link}": when that link cannot be opened, this one cannot either`;
+      }
+      if (reason) dead.push({ pos, reason });
+      else live.push(pos);
+      if (alt.linkType === 'direct' && !firstOnLink.has(alt.link ?? '')) firstOnLink.set(alt.link ?? '', alt);
+      if (!end && (alt.required || alt.linkType === 'server')) end = alt;
+    }
+    for (const d of dead) {
+      if (live.some((p) => samePlace(p, d.pos))) continue;
+      const id = `${where(d.pos)} ${d.reason}`;
+      const entry = found.get(id) ?? { pos: d.pos, reason: d.reason, resources: [] };
+      if (!entry.resources.includes(key)) entry.resources.push(key);
+      found.set(id, entry);
+    }
+  }
+  return [...found.values()]
+    .sort((a, b) => a.pos.line - b.pos.line || a.pos.column - b.pos.column)
+    .map((f) => ({
+      file: f.pos.file,
+      line: f.pos.line,
+      column: f.pos.column,
+      severity: 'warning' as const,
+      message: `this route can never be chosen for ${resourceList(f.resources)}: ${f.reason}`,
+    }));
+}
+
+function resourceList(keys: ResourceKey[]): string {
+  const shown = keys.slice(0, 5).map(describeResource).join(', ');
+  return keys.length > 5 ? `${shown} and ${keys.length - 5} more` : shown;
 }
 
 async function fixFile(file: string): Promise<void> {

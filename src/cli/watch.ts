@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import type { RuntimeDataNode } from '../definition/model.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
@@ -7,8 +8,9 @@ import type { CloseInfo } from '../bearer/bearer.js';
 import { formatBearerUrl } from '../bearer/registry.js';
 import type { PeerwayClient } from '../client/client.js';
 import type { DataChange, ServiceEvent, Session } from '../client/session.js';
+import { didYouMean } from '../definition/did-you-mean.js';
 import { addServerOption, collect, positiveIntArg, printLine, reportError, untilSignal, EXIT_OK } from './common.js';
-import { addClientBearerOptions, withClient, type ClientCliOptions } from './with-client.js';
+import { addClientBearerOptions, startSessionWithHint, withClient, type ClientCliOptions } from './with-client.js';
 
 interface WatchCliOptions extends ClientCliOptions {
   path: string;
@@ -16,7 +18,12 @@ interface WatchCliOptions extends ClientCliOptions {
   events: boolean;
   data: boolean;
   count?: number;
+  wait?: boolean;
+  waitTimeout?: number;
 }
+
+/** How often `--wait` asks the server for its services. */
+const WAIT_POLL_MS = 250;
 
 export function watchCommand(setExit: (code: number) => void): Command {
   const cmd = new Command('watch')
@@ -27,6 +34,8 @@ export function watchCommand(setExit: (code: number) => void): Command {
     .option('--no-events', 'do not subscribe to events')
     .option('--no-data', 'do not watch runtime data')
     .option('-n, --count <n>', 'exit after printing n lines', positiveIntArg)
+    .option('-w, --wait', 'if the service is not registered yet, wait for it (one "waiting for SERVICE…" line on stderr), then watch')
+    .option('--wait-timeout <ms>', 'how long --wait waits before failing with TIMEOUT (default: --timeout)', positiveIntArg)
     .addHelpText(
       'after',
       '\nLines look like\n  {"kind":"runtime-data","path":"cabin.temperature","value":21.5,"route":"server","initial":true}\n  {"kind":"event","name":"overheat","args":{"celsius":90},"route":"server"}\n"route" says how the message arrived: "server" (relayed) or "direct" (peer-to-peer, with "link").',
@@ -35,13 +44,56 @@ export function watchCommand(setExit: (code: number) => void): Command {
   addClientBearerOptions(cmd);
   cmd.action(async (service: string, opts: WatchCliOptions) => {
     try {
-      const code = await withClient('watch', opts, (client) => client.startSession(service).then((s) => watchSession(client, s, opts)));
+      const code = await withClient('watch', opts, async (client) => {
+        if (opts.wait && !(await waitForService(client, service, opts.waitTimeout ?? opts.timeout))) return EXIT_OK; // Ctrl-C while waiting
+        return watchSession(client, await startSessionWithHint(client, service), opts);
+      });
       setExit(code);
     } catch (err) {
       setExit(reportError('watch', err));
     }
   });
   return cmd;
+}
+
+/**
+ * Polls the server's service list until `service` is registered. Nothing goes to stdout meanwhile (it holds
+ * only watch lines); stderr gets one "waiting for …" line when the service is not there at first.
+ * Resolves true once it is registered, false on Ctrl-C / SIGTERM (the command then exits 0 like a watch).
+ * @throws PeerwayError TIMEOUT after `timeoutMs`, naming the registered services.
+ */
+async function waitForService(client: PeerwayClient, service: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const interrupted = new AbortController();
+  const onSignal = () => interrupted.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let said = false;
+    for (;;) {
+      const list = await client.services({ signal: interrupted.signal }).catch((err: unknown) => {
+        if (interrupted.signal.aborted) return undefined;
+        throw err;
+      });
+      if (list === undefined) return false;
+      const names = list.map((s) => s.name);
+      if (names.includes(service)) return true;
+      if (!said) {
+        process.stderr.write(`waiting for ${service}…\n`);
+        said = true;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const registered = names.length > 0 ? names.join(', ') : 'none';
+        throw new PeerwayError('TIMEOUT', `service ${service} was not registered within ${timeoutMs} ms${didYouMean(service, names)} (registered: ${registered}); start its runner, or give a longer --wait-timeout`);
+      }
+      await sleep(Math.min(WAIT_POLL_MS, left), undefined, { signal: interrupted.signal }).catch(() => undefined);
+      if (interrupted.signal.aborted) return false;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 /** Prints until Ctrl-C, `--count` lines, or the session or the server connection ends (then exit 1 with the reason). */

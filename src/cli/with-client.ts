@@ -1,10 +1,13 @@
 import { Command } from 'commander';
 import { parseBearerUrl } from '../bearer/registry.js';
 import { connect, type PeerwayClient } from '../client/client.js';
+import type { Session } from '../client/session.js';
+import { closestMatch } from '../definition/did-you-mean.js';
+import { PeerwayError } from '../errors.js';
 import { resolveAdapters, type AdapterCliOptions } from './adapter-options.js';
 import { DEFAULT_SERVER_URL } from './common.js';
 
-/** Client options shared by the subcommands that connect (call, watch, services, stats). */
+/** Client options shared by the subcommands that connect (call, watch, describe, services, stats). */
 export interface ClientCliOptions extends AdapterCliOptions {
   timeout: number;
   udp?: boolean;
@@ -45,5 +48,33 @@ export async function withClient<T>(command: string, opts: ClientCliOptions, wor
     return await work(client);
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * Starts a session; when the service is not registered, the error names the closest registered service
+ * (`did you mean "Climate"?`) and lists them all. A name close to a registered one is a typo, a usage error
+ * (exit 2, like a misspelt method: `details.suggestion` is set); a name like none of them means the service
+ * is not running (yet), a runtime failure (exit 1).
+ */
+export async function startSessionWithHint(client: PeerwayClient, service: string): Promise<Session> {
+  try {
+    return await client.startSession(service);
+  } catch (err) {
+    if (!(err instanceof PeerwayError) || err.code !== 'SERVICE_NOT_FOUND') throw err;
+    const names = await client.services().then((list) => list.map((s) => s.name), () => undefined);
+    if (names === undefined) throw err;
+    const suggestion = closestMatch(service, names);
+    const registered = names.length > 0 ? names.join(', ') : 'none';
+    if (suggestion === undefined) {
+      throw new PeerwayError('SERVICE_NOT_FOUND', `no service named "${service}" is registered (registered: ${registered}); start its runner first, or wait for it with peerway watch --wait`, {
+        cause: err,
+        details: { service },
+      });
+    }
+    throw new PeerwayError('SERVICE_NOT_FOUND', `no service named "${service}" is registered (did you mean "${suggestion}"?); registered: ${registered}`, {
+      cause: err,
+      details: { service, suggestion },
+    });
   }
 }
