@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
       [
         '',
         'Scenarios:',
-        ...SCENARIOS.map((s) => `  ${s.id.padEnd(14)} ${s.summary}`),
+        ...SCENARIOS.map((s) => `  ${s.id.padEnd(Math.max(...SCENARIOS.map((x) => x.id.length)) + 1)} ${s.summary}`),
         '',
         'Progress goes to stderr (redrawn in place on a TTY). Each line of the table puts a Peerway figure next',
         'to its baseline, with the ratio, the target and whether it is met. A direct scenario whose route came',

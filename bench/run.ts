@@ -15,13 +15,14 @@ import { directRtt, grpcRtt, localRtt, routedRtt, sslRtt } from './scenarios/cal
 import { pipelinedCalls } from './scenarios/pipelined.js';
 import { udpEvents } from './scenarios/udp-events.js';
 import { fanout } from './scenarios/fanout.js';
+import { slowSubscriber } from './scenarios/slow-subscriber.js';
 import { codec } from './scenarios/codec.js';
 import { sessionStart } from './scenarios/session-start.js';
 import { scale } from './scenarios/scale.js';
 import { serverCpu } from './scenarios/server-cpu.js';
 
 /** Every scenario, in the order they run and print. */
-export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, codec, sessionStart, scale, serverCpu];
+export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu];
 
 /** The options of the bench (`npm run bench -- …`, parsed in bench/main.ts). */
 export interface BenchOptions {

@@ -28,7 +28,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
     .option('--impl <file>', 'implementation module, when there is a single XML file whose sibling is not used')
     .option('--p2p-host <address>', 'address the peer-to-peer link listeners bind to', '127.0.0.1')
     .option('--advertise-host <name>', 'host name given to clients when --p2p-host is a wildcard (0.0.0.0)')
-    .option('--udp-max-datagram <bytes>', 'largest message on the built-in unreliable (udp) link', positiveIntArg)
+    .option('--udp-max-datagram <bytes>', 'payload bytes per datagram on the built-in unreliable (udp) link; bigger messages go in fragments (default 1200)', positiveIntArg)
     .addHelpText(
       'after',
       '\nPrints "registered NAME… with URL" on stdout once the server accepted the services.\nIf the server goes away, says so on stderr and reconnects.\n' +

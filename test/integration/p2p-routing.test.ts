@@ -213,19 +213,26 @@ test('runtime data on a direct_and_server route goes directly to the client and 
   assert.equal((await other.watch('counter', () => {})).snapshot, 5);
 });
 
-test('an event too large for one udp datagram is refused on send with a clear reason, and the link carries on', async (t) => {
+test('an event bigger than one udp datagram arrives whole over the unreliable link; one above its message limit is refused with a clear reason, and the link carries on', async (t) => {
   const { server, runner } = await labSetup(t);
   const s = await (await connectClient(t, server.url)).startSession('Lab');
   const ticks = new Collector<ServiceEvent>();
   await s.onEvent('tick', ticks.push);
-  await s.call('emitBig', { size: 5000 });
-  await runner.waitFor(/could not send on link .*"link":"unreliable","reason":"message of 5041 bytes does not fit one connect\.bearer\.udp datagram \(limit 1200 bytes\)/, { stream: 'stderr' });
-  // Small events still go through on the same link (resent until one arrives: udp may lose a datagram).
-  const deadline = Date.now() + 5000;
-  while (ticks.items.length === 0 && Date.now() < deadline) {
-    await s.call('emitTicks', { count: 1 });
-    await ticks.next(1, 200).catch(() => undefined);
+  // Resent until it arrives: a lost fragment loses the whole message, as a lost datagram would.
+  const big = () => ticks.items.find((e) => e.args.seq === 0 && (e.args.note as string).length === 5000);
+  for (const deadline = Date.now() + 5000; !big() && Date.now() < deadline; ) {
+    await s.call('emitBig', { size: 5000 });
+    await ticks.next(ticks.items.length + 1, 200).catch(() => undefined);
   }
-  assert.ok(ticks.items.length > 0, 'no small event arrived after the refused big one');
-  assert.ok(ticks.items.every((e) => e.args.seq !== 0 && e.route === 'direct'), 'the big event (seq 0) never arrived');
+  assert.ok(big(), 'the 5000-byte event arrived in fragments');
+  assert.deepEqual([big()!.route, big()!.link], ['direct', 'unreliable']);
+  await s.call('emitBig', { size: 1_048_576 });
+  await runner.waitFor(/could not send on link .*"link":"unreliable","reason":"message of \d+ bytes is above the connect\.bearer\.udp message limit \(limit 1048576 bytes\); send large messages over a reliable link, or raise attribute maxMessageBytes/, { stream: 'stderr' });
+  const before = ticks.items.length;
+  for (const deadline = Date.now() + 5000; ticks.items.length === before && Date.now() < deadline; ) {
+    await s.call('emitTicks', { count: 1 });
+    await ticks.next(before + 1, 200).catch(() => undefined);
+  }
+  assert.ok(ticks.items.length > before, 'small events still go through after the refused one');
+  assert.ok(ticks.items.every((e) => (e.args.note as string).length < 1_048_576), 'the refused event never arrived');
 });
