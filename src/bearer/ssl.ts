@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFile } from 'node:fs/promises';
@@ -17,6 +18,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
  * waiting (at most this long) for them, or for the refusal, makes connect() report mutual-TLS failures.
  */
 const TLS13_SETTLE_MS = 500;
+/** A listener's certificate expiring within this long is worth a warning at start-up. */
+const EXPIRY_WARNING_MS = 14 * 86_400_000;
 
 interface SslConfig {
   files: Partial<Record<'certificate' | 'key' | 'ca', { path: string; pem: Buffer }>>;
@@ -58,6 +61,9 @@ export const sslBearer: Bearer = {
     }
     if (config.requireClientCertificate && !ca) {
       throw new PeerwayError('CONFIG_INVALID', `${SSL_ID}: requireClientCertificate needs attribute ca, the PEM file of the CA that signs client certificates`);
+    }
+    if (certificate) {
+      for (const warning of certificateWarnings(certificate, address.host ?? '127.0.0.1', Date.now())) warnCertificate(options.onWarning, warning);
     }
     const server = tls.createServer({
       ...contextOptions(config),
@@ -279,6 +285,65 @@ function describeRefusedClient(err: NodeJS.ErrnoException, socket: tls.TLSSocket
     return new PeerwayError('CONNECT_FAILED', `client ${remote} hung up during the TLS handshake: it probably refused this listener's certificate (a CA it does not trust, expired, or not for the name it dialled); its own error says which`, { details });
   }
   return new PeerwayError('CONNECT_FAILED', `TLS handshake with client ${remote} failed: ${err.message.split('\n')[0]}`, { details });
+}
+
+/** `2021-01-01 00:00:00 UTC` from X509Certificate's `Jan  1 00:00:00 2021 GMT`. */
+function certificateDate(text: string): string {
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? text : date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+/** 0.0.0.0, ::, [::] and other spellings of "every address": no host name to check the certificate against. */
+function isUnspecifiedHost(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || /^[:0]+$/.test(host);
+}
+
+/**
+ * What is wrong with a listener's certificate that clients will refuse it for: outside its validity
+ * dates (or close to the end of them), or not issued for the host the listener was given. One message per
+ * problem, naming the file, the subject, the dates or names, and the fix; none for a sound certificate.
+ * A listener on every address (0.0.0.0, ::) is not checked for names: which one clients dial is unknown.
+ */
+function certificateWarnings(file: { path: string; pem: Buffer }, listenHost: string, now: number): string[] {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(file.pem);
+  } catch {
+    return []; // createSecureContext accepted it; nothing more can be said
+  }
+  const what = `${SSL_ID}: the certificate ${file.path} (subject "${cert.subject.replace(/\n/g, ', ')}")`;
+  const warnings: string[] = [];
+  const validFrom = new Date(cert.validFrom).getTime();
+  const validTo = new Date(cert.validTo).getTime();
+  if (now < validFrom) {
+    warnings.push(
+      `${what} is not valid before ${certificateDate(cert.validFrom)}; clients will refuse it until then: check this machine's clock, or issue a certificate valid from now`,
+    );
+  } else if (now > validTo) {
+    warnings.push(`${what} expired on ${certificateDate(cert.validTo)}; clients will refuse it: install a renewed certificate (or correct this machine's clock)`);
+  } else if (validTo - now < EXPIRY_WARNING_MS) {
+    const days = Math.floor((validTo - now) / 86_400_000);
+    const when = days === 0 ? 'within a day' : `in ${days} day${days === 1 ? '' : 's'}`;
+    warnings.push(`${what} expires on ${certificateDate(cert.validTo)}, ${when}; renew it before then, or clients will refuse it`);
+  }
+  const host = listenHost.replace(/^\[(.*)\]$/, '$1');
+  if (!isUnspecifiedHost(host)) {
+    const covered = net.isIP(host) ? cert.checkIP(host) : cert.checkHost(host);
+    if (covered === undefined) {
+      const names = cert.subjectAltName ?? 'no subjectAltName';
+      warnings.push(
+        `${what} is for ${names}, not for "${host}", the address this listener was given; clients dialling ${host} will refuse it: ` +
+          `use a certificate that lists ${host} in its subjectAltName, or have clients set attribute serverName to a name it lists`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/** A listener's certificate problem, to the listener's warning sink (the server and runner log them). */
+function warnCertificate(onWarning: BearerOptions['onWarning'], message: string): void {
+  if (onWarning) onWarning(message);
+  else process.emitWarning(message, { code: 'PEERWAY_TLS_CERTIFICATE' });
 }
 
 const warnedSinks = new WeakSet<object>();

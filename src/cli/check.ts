@@ -8,11 +8,12 @@ import { formatDiagnostic } from '../definition/model.js';
 import type { Diagnostic, Position, RuntimeDataNode, ServiceDefinition } from '../definition/model.js';
 import { describeResource, RouteTable, type ResourceKey, type RouteAlternative } from '../routing/route-table.js';
 import { IMPLEMENTATION_EXTENSIONS, findImplementation, loadImplementation } from '../service/implementation.js';
-import { printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
+import { positiveIntArg, printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
 
 interface CheckCliOptions {
   fix?: boolean;
   xmlOnly?: boolean;
+  maxDefinitionBytes?: number;
 }
 
 export function checkCommand(setExit: (code: number) => void): Command {
@@ -21,6 +22,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
     .argument('<files...>', 'service definition XML files')
     .option('--fix', 'rewrite typographic quotes (” “ ’) around attribute values to ASCII quotes, in place')
     .option('--xml-only', 'check the XML alone, not the implementation next to it')
+    .option('--max-definition-bytes <n>', 'largest definition accepted (default 1048576, as on the server and runner)', positiveIntArg)
     .addHelpText(
       'after',
       '\nA service with methods needs an implementation next to its XML (same base name, ' +
@@ -34,7 +36,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
         let failed = false;
         for (const file of files) {
           if (opts.fix) await fixFile(file);
-          const { diagnostics, definition } = await checkDefinitionFile(file, { bearers: availableBearerIds() });
+          const { diagnostics, definition } = await checkDefinitionFile(file, { bearers: availableBearerIds(), ...(opts.maxDefinitionBytes ? { maxBytes: opts.maxDefinitionBytes } : {}) });
           for (const d of diagnostics) await printLine(formatDiagnostic(d));
           if (!definition || diagnostics.some((d) => d.severity === 'error')) {
             failed = true;

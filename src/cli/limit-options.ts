@@ -18,6 +18,7 @@ export interface LimitCliOptions {
   maxInFlight?: number;
   maxSessions?: number;
   maxPartialFrameBytes?: number;
+  maxDefinitionBytes?: number;
 }
 
 /**
@@ -33,7 +34,8 @@ export function addLimitOptions(cmd: Command, role: 'server' | 'runner'): Comman
     .option('--soft-queued-bytes <n>', `bytes queued above which pushes to a subscriber are held: runtime data coalesced, events kept (default ${d.softQueuedBytes})`, wholeNumberArg)
     .option('--max-held-bytes <n>', `bytes of pushes held for a slow subscriber before it is dropped (default ${d.maxHeldBytes})`, wholeNumberArg)
     .option('--max-in-flight <n>', `requests of one peer answered at once; more are refused with LIMIT_EXCEEDED (default ${d.maxInFlight})`, wholeNumberArg)
-    .option('--max-partial-frame-bytes <n>', `bytes of unfinished frames held across all connections (default ${d.maxPartialFrameBytes})`, wholeNumberArg);
+    .option('--max-partial-frame-bytes <n>', `bytes of unfinished frames held across all connections (default ${d.maxPartialFrameBytes})`, wholeNumberArg)
+    .option('--max-definition-bytes <n>', `largest service definition accepted${role === 'server' ? ' (files and runner registrations)' : ''} (default ${d.maxDefinitionBytes})`, wholeNumberArg);
   if (role === 'server') cmd.option('--max-sessions <n>', `sessions one client connection may hold (default ${d.maxSessionsPerConnection})`, wholeNumberArg);
   return cmd;
 }
@@ -49,5 +51,6 @@ export function limitsFrom(opts: LimitCliOptions): Limits {
     maxInFlight: opts.maxInFlight,
     maxSessionsPerConnection: opts.maxSessions,
     maxPartialFrameBytes: opts.maxPartialFrameBytes,
+    maxDefinitionBytes: opts.maxDefinitionBytes,
   };
 }

@@ -51,7 +51,8 @@ export function runnerCommand(setExit: (code: number) => void): Command {
       const { server, adapters } = await resolveAdapters(opts, 'runner', parseBearerUrl(DEFAULT_SERVER_URL));
       const links = await linkAdapters(adapters, opts);
       if (opts.udpMaxDatagram) links[UDP] = { ...links[UDP], maxDatagramBytes: String(opts.udpMaxDatagram) };
-      for (const file of files) runtimes.push(await loadService(file, opts.impl, log));
+      const definitionLimit = opts.maxDefinitionBytes ? { maxBytes: opts.maxDefinitionBytes } : {};
+      for (const file of files) runtimes.push(await loadService(file, opts.impl, log, definitionLimit));
       for (const r of runtimes) await r.start();
       runner = new PeerwayRunner({
         server,

@@ -56,7 +56,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
       if (config) listen.push(...listenersOf(config));
       if (listen.length === 0) listen.push(parseBearerUrl(DEFAULT_SERVER_URL));
       for (const file of [...(config?.services.map((s) => s.file) ?? []), ...(opts.service ?? [])]) {
-        const runtime = await loadService(file, undefined, log);
+        const runtime = await loadService(file, undefined, log, opts.maxDefinitionBytes ? { maxBytes: opts.maxDefinitionBytes } : {});
         await runtime.start();
         runtimes.push(runtime);
       }

@@ -42,7 +42,9 @@ export function closestMatch(name: string, candidateNames: Iterable<string>): st
   let bestDistance = Infinity;
   const limit = Math.max(1, Math.floor(name.length / 3));
   for (const candidate of candidates) {
-    if (candidate === name) continue;
+    // The distance is at least the difference in length: such a candidate cannot be within the limit,
+    // and skipping it keeps a hostile megabyte-long name (or thousands of candidates) cheap.
+    if (candidate === name || Math.abs(candidate.length - name.length) > limit) continue;
     const d = editDistance(name, candidate);
     if (d < bestDistance) {
       best = candidate;

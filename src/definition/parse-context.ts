@@ -1,9 +1,44 @@
-import { didYouMean } from './did-you-mean.js';
+import { closestMatch } from './did-you-mean.js';
 import { SCALAR_TYPES, type Diagnostic, type Position, type StructType, type TypeRef } from './model.js';
 import type { XmlAttribute, XmlElement } from './xml-tree.js';
 
 /** `[A-Za-z_][A-Za-z0-9_]*`: names that map onto code identifiers (codegen, JS property access). */
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Errors (and, separately, warnings) one parse lists at most. A file with more is almost always not a
+ * definition at all, or one systematic mistake; listing hundreds of thousands of lines (a 1 MiB file
+ * of unknown elements) would only cost time and memory.
+ */
+export const MAX_LISTED_DIAGNOSTICS = 100;
+
+/** Names longer than this get no "did you mean" (no identifier in a definition is that long by mistake). */
+const MAX_SUGGESTED_NAME = 64;
+/** Edit-distance cells all suggestions of one parse may cost: a hostile file can ask for many. */
+const SUGGESTION_BUDGET = 2_000_000;
+/** Names listed in one message before the rest are only counted. */
+const MAX_LISTED_NAMES = 20;
+
+/** `a, b, c` — or the first {@link MAX_LISTED_NAMES} and how many more. */
+export function listNames(names: readonly string[]): string {
+  if (names.length <= MAX_LISTED_NAMES) return names.join(', ');
+  return `${names.slice(0, MAX_LISTED_NAMES).join(', ')} … (${names.length - MAX_LISTED_NAMES} more)`;
+}
+
+/** A name as shown in a message: shortened when it is absurdly long (a file may hold a megabyte-long one). */
+export function shownName(name: string): string {
+  return name.length > MAX_SUGGESTED_NAME ? `${name.slice(0, MAX_SUGGESTED_NAME)}…` : name;
+}
+
+/**
+ * Thrown by {@link ParseContext.error} when one error more than {@link MAX_LISTED_DIAGNOSTICS} is
+ * reported: the parse stops there, and the caller lists the errors so far and this one's position.
+ */
+export class TooManyErrors extends Error {
+  constructor(readonly pos: Position) {
+    super('too many errors');
+  }
+}
 
 /**
  * Shared state of one definition parse: collects errors and warnings (rather than stopping at the
@@ -13,8 +48,17 @@ export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export class ParseContext {
   readonly errors: Diagnostic[] = [];
   readonly warnings: Diagnostic[] = [];
+  /** Warnings found beyond the {@link MAX_LISTED_DIAGNOSTICS} listed, and where the first of them is. */
+  unlistedWarnings = 0;
+  firstUnlistedWarning: Position | undefined;
   /** Declared structs, filled by the types section before anything refers to them. */
   readonly types = new Map<string, StructType>();
+  /**
+   * How many values the zero value of each struct holds once nested structs are expanded (itself
+   * included; a list counts as one value). Filled by the types section when it has no errors.
+   */
+  readonly structValueCounts = new Map<string, number>();
+  private suggestionBudget = SUGGESTION_BUDGET;
 
   constructor(
     readonly file: string,
@@ -22,12 +66,44 @@ export class ParseContext {
     readonly bearers?: readonly string[],
   ) {}
 
+  /** Records an error. @throws TooManyErrors when {@link MAX_LISTED_DIAGNOSTICS} are already recorded. */
   error(pos: Position, message: string): void {
+    if (this.errors.length >= MAX_LISTED_DIAGNOSTICS) throw new TooManyErrors(pos);
     this.errors.push({ file: pos.file, line: pos.line, column: pos.column, severity: 'error', message });
   }
 
+  /** Records a warning; beyond {@link MAX_LISTED_DIAGNOSTICS} they are only counted. */
   warning(pos: Position, message: string): void {
+    if (this.warnings.length >= MAX_LISTED_DIAGNOSTICS) {
+      this.unlistedWarnings++;
+      this.firstUnlistedWarning ??= pos;
+      return;
+    }
     this.warnings.push({ file: pos.file, line: pos.line, column: pos.column, severity: 'warning', message });
+  }
+
+  /**
+   * ` (did you mean "x"?)` or ''. Like `didYouMean`, but bounded: only candidates whose length is
+   * close enough to be within the typo distance are compared, and once the parse has spent its budget
+   * no more suggestions are made.
+   */
+  suggest(name: string, candidates: readonly string[]): string {
+    if (name.length > MAX_SUGGESTED_NAME) return '';
+    const limit = Math.max(1, Math.floor(name.length / 3));
+    const near = candidates.filter((c) => Math.abs(c.length - name.length) <= limit);
+    const cost = near.length * (name.length + 1) * (name.length + limit + 1);
+    if (cost > this.suggestionBudget) return '';
+    this.suggestionBudget -= cost;
+    let match = closestMatch(name, near);
+    const lower = name.toLowerCase();
+    if (match === undefined && lower.length >= 3) {
+      // closestMatch's other rule: one name is the start or end of the other ("tcp" for "connect.bearer.tcp").
+      match = candidates.find((c) => {
+        const l = c.toLowerCase();
+        return l !== lower && (l.startsWith(lower) || l.endsWith(lower));
+      });
+    }
+    return match === undefined ? '' : ` (did you mean "${match}"?)`;
   }
 
   /** Reports attributes of `el` not in `allowed` (namespace declarations are always tolerated). */
@@ -35,7 +111,7 @@ export class ParseContext {
     for (const attr of el.attributes.values()) {
       if (allowed.includes(attr.name) || attr.name.startsWith('xmlns') || attr.name.startsWith('xml:')) continue;
       const list = allowed.length === 0 ? 'it takes no attributes' : `allowed attributes: ${allowed.join(', ')}`;
-      this.error(attr.pos, `unknown attribute "${attr.name}" on <${el.name}>${didYouMean(attr.name, allowed)}; ${list}`);
+      this.error(attr.pos, `unknown attribute "${shownName(attr.name)}" on <${shownName(el.name)}>${this.suggest(attr.name, allowed)}; ${list}`);
     }
   }
 
@@ -51,7 +127,7 @@ export class ParseContext {
         continue;
       }
       const list = allowed.length === 0 ? 'it takes no child elements' : `allowed here: ${allowed.map((a) => `<${a}>`).join(', ')}`;
-      this.error(child.pos, `unknown element <${child.name}> in <${el.name}>${didYouMean(child.name, allowed)}; ${list}`);
+      this.error(child.pos, `unknown element <${shownName(child.name)}> in <${shownName(el.name)}>${this.suggest(child.name, allowed)}; ${list}`);
     }
     this.checkNoText(el);
     return kept;
@@ -96,7 +172,7 @@ export class ParseContext {
     }
     if ((SCALAR_TYPES as readonly string[]).includes(name) || this.types.has(name)) return { name, repeated };
     const valid = [...SCALAR_TYPES, ...this.types.keys()];
-    this.error(attr.pos, `unknown type "${name}" for ${subject}${didYouMean(name, valid)}; valid types: ${valid.join(', ')}`);
+    this.error(attr.pos, `unknown type "${shownName(name)}" for ${subject}${this.suggest(name, valid)}; valid types: ${listNames(valid)}`);
     return undefined;
   }
 

@@ -139,23 +139,17 @@ function scanStartTag(text: string, lt: number, problems: QuoteProblem[]): numbe
   return n;
 }
 
-/** End of the line containing `offset` (offset of its \n or \r, or the text length). */
-function lineEnd(text: string, offset: number): number {
-  let p = offset;
-  while (p < text.length && text[p] !== '\n' && text[p] !== '\r') p++;
-  return p;
-}
+const isLineEnd = (c: string | undefined): boolean => c === '\n' || c === '\r';
 
 function scanAsciiValue(text: string, attribute: string, nameStart: number, open: number, problems: QuoteProblem[]): number {
   const quote = text[open];
   const close = text.indexOf(quote, open + 1);
-  const lt = text.indexOf('<', open + 1);
   // XML attribute values may span lines but may not contain '<': a value reaching one is unclosed.
-  if (close >= 0 && (lt < 0 || close < lt)) return close + 1;
+  // (Looking for '<' only inside the value keeps a tag with many attributes linear.)
+  if (close >= 0 && !text.slice(open + 1, close).includes('<')) return close + 1;
   // Recover the value the author meant: up to the first typographic quote or '>' on the line.
-  const end = lineEnd(text, open + 1);
   let p = open + 1;
-  while (p < end && text[p] !== '>' && !isTypographic(text[p])) p++;
+  while (p < text.length && !isLineEnd(text[p]) && text[p] !== '>' && !isTypographic(text[p])) p++;
   if (isTypographic(text[p])) {
     problems.push({
       kind: 'typographic',
@@ -175,15 +169,16 @@ function scanAsciiValue(text: string, attribute: string, nameStart: number, open
 }
 
 function scanTypographicValue(text: string, attribute: string, nameStart: number, open: number, problems: QuoteProblem[]): number {
-  const end = lineEnd(text, open + 1);
+  // Each scan stops at the end of the line without looking for it first: on a long line, finding the
+  // line end for every value would make the scan quadratic.
   const asciiCloser = SINGLE_QUOTES.has(text[open]) ? "'" : '"';
   let p = open + 1;
-  while (p < end && !isTypographic(text[p]) && text[p] !== asciiCloser && text[p] !== '<' && text[p] !== '>') p++;
+  while (p < text.length && !isLineEnd(text[p]) && !isTypographic(text[p]) && text[p] !== asciiCloser && text[p] !== '<' && text[p] !== '>') p++;
   const closed = isTypographic(text[p]) || text[p] === asciiCloser;
   if (!closed) {
     // No closing quote on the line: the value most likely ends at the first blank or '/>'.
     p = open + 1;
-    while (p < end && !isSpace(text[p]) && text[p] !== '>' && text[p] !== '<' && !(text[p] === '/' && text[p + 1] === '>')) p++;
+    while (p < text.length && !isSpace(text[p]) && text[p] !== '>' && text[p] !== '<' && !(text[p] === '/' && text[p + 1] === '>')) p++;
   }
   const typographic = [open];
   if (closed && isTypographic(text[p])) typographic.push(p);

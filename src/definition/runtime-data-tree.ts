@@ -116,11 +116,22 @@ export function cloneValue<T>(value: T): T {
   return out as T;
 }
 
-function initialValue(node: RuntimeDataNode): unknown {
-  if (node.kind === 'leaf') return cloneValue(node.default);
-  if (node.repeated) return [];
+/** The values of a fresh tree: each leaf's default, an empty list for each list. Without recursion. */
+function initialValue(root: RuntimeDataObject): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const child of node.children) out[child.name] = initialValue(child);
+  const pending: Array<[RuntimeDataObject, Record<string, unknown>]> = [[root, out]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, values] = next;
+    for (const child of node.children) {
+      if (child.kind === 'leaf') values[child.name] = cloneValue(child.default);
+      else if (child.repeated) values[child.name] = [];
+      else {
+        const inner: Record<string, unknown> = {};
+        values[child.name] = inner;
+        pending.push([child, inner]);
+      }
+    }
+  }
   return out;
 }
 
@@ -142,7 +153,7 @@ export class RuntimeDataTree {
 
   constructor(private readonly definition: Pick<ServiceDefinition, 'types' | 'runtimeData'> & { name?: string }) {
     this.service = definition.name ?? '';
-    this.values = initialValue(definition.runtimeData) as Record<string, unknown>;
+    this.values = initialValue(definition.runtimeData);
   }
 
   /**

@@ -19,7 +19,7 @@ export interface XmlElement {
   pos: Position;
   /** Source offset of the element's `<`. */
   offset: number;
-  /** In document order. */
+  /** In document order. Read-only (elements without attributes share one empty map). */
   attributes: Map<string, XmlAttribute>;
   children: XmlElement[];
   /** Direct non-whitespace text, trimmed and joined; '' when there is none. */
@@ -28,30 +28,75 @@ export interface XmlElement {
   textPos?: Position;
 }
 
-/** The first well-formedness error saxes reported, with its source offset. */
+/**
+ * Element levels {@link readXmlTree} accepts unless told otherwise (the root element is level 1). Deep
+ * enough for any real document, shallow enough that code walking the tree recursively cannot overflow the
+ * stack.
+ */
+export const DEFAULT_MAX_XML_DEPTH = 256;
+
+/**
+ * Why reading stopped: the first well-formedness error saxes reported (`syntax`), or an element nested
+ * deeper than `maxDepth` (`depth`); with its source offset.
+ */
 export interface XmlSyntaxError {
   message: string;
   offset: number;
   pos: Position;
+  kind: 'syntax' | 'depth';
+}
+
+export interface XmlReadOptions {
+  /** Deepest element level accepted (root = 1); default {@link DEFAULT_MAX_XML_DEPTH}. */
+  maxDepth?: number;
 }
 
 export interface XmlReadResult {
   root?: XmlElement;
   syntaxError?: XmlSyntaxError;
+  /** The `encoding` of the XML declaration, when there is one, with the position of the word `encoding`. */
+  declaredEncoding?: { name: string; pos: Position };
   lines: LineIndex;
 }
 
 /**
- * Parses `text` with saxes into an {@link XmlElement} tree. Stops building at the first syntax error
- * (saxes keeps going, but its later events are unreliable and its later errors are mostly echoes).
+ * The attributes of every element that has none: most elements of a large file, and an empty Map per
+ * element would be most of the tree's memory. Trees are read-only; this one refuses changes outright.
  */
-export function readXmlTree(text: string, file: string): XmlReadResult {
+class NoAttributes extends Map<string, XmlAttribute> {
+  override set(): this {
+    throw new TypeError('XmlElement.attributes is read-only');
+  }
+  override delete(): boolean {
+    throw new TypeError('XmlElement.attributes is read-only');
+  }
+  override clear(): void {
+    throw new TypeError('XmlElement.attributes is read-only');
+  }
+}
+const NO_ATTRIBUTES: Map<string, XmlAttribute> = new NoAttributes();
+
+/** Thrown from inside a saxes handler to stop reading: nothing after the first error is trusted or needed. */
+class StopReading extends Error {}
+
+/**
+ * Parses `text` with saxes into an {@link XmlElement} tree, without recursion (so any nesting is safe to
+ * read). Stops at the first syntax error (saxes would keep going, but its later events are unreliable
+ * and its later errors are mostly echoes) and at the first element deeper than `options.maxDepth`.
+ * Linear in the length of `text`.
+ */
+export function readXmlTree(text: string, file: string, options: XmlReadOptions = {}): XmlReadResult {
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_XML_DEPTH;
   const lines = new LineIndex(text);
-  const at = (offset: number): Position => ({ file, ...lines.locate(offset) });
+  const at = (offset: number): Position => {
+    const { line, column } = lines.locate(offset);
+    return { file, line, column };
+  };
   const parser = new SaxesParser({ position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
   let syntaxError: XmlSyntaxError | undefined;
+  let declaredEncoding: XmlReadResult['declaredEncoding'];
   // Offset just after the last markup seen, where any following text starts.
   let markupEnd = 0;
   let tagStart = 0;
@@ -61,7 +106,7 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
   let lastClosed: XmlElement | undefined;
 
   parser.on('error', (err) => {
-    if (syntaxError) return;
+    if (syntaxError) throw new StopReading();
     const raw = err.message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
     // saxes has consumed the offending character when it fails, so it sits just before `position`.
     let offset = Math.min(Math.max(0, parser.position - 1), Math.max(0, text.length - 1));
@@ -73,8 +118,9 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
         message: `<${open.name}> is never closed; add </${open.name}> or write it as <${open.name} … />`,
         offset: open.offset,
         pos: open.pos,
+        kind: 'syntax',
       };
-      return;
+      throw new StopReading();
     }
     if (raw === 'unexpected close tag' && lastClosed) {
       offset = text.lastIndexOf('</', parser.position - 1);
@@ -104,21 +150,39 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
     } else if (raw === 'document must contain a root element') {
       message = 'the file holds no XML element; a definition starts with <service name="…">';
     }
-    syntaxError = { message, offset, pos: at(offset) };
+    syntaxError = { message, offset, pos: at(offset), kind: 'syntax' };
+    throw new StopReading();
   });
   parser.on('opentagstart', (tag) => {
     // saxes fires this after reading `<name` and one terminating character (two for \r\n), so the
-    // element starts at the last `<name` at or before the current position.
-    tagStart = text.lastIndexOf(`<${tag.name}`, parser.position);
+    // element starts at the last `<name` that leaves room for them. (Not simply the last one before the
+    // current position: in `<a><a>` that is the next element.)
+    tagStart = text.lastIndexOf(`<${tag.name}`, parser.position - tag.name.length - 2);
+    if (stack.length >= maxDepth) {
+      // Checked before the element's attributes are read: reading stops here.
+      const name = tag.name.length > 40 ? `${tag.name.slice(0, 40)}…` : tag.name;
+      syntaxError = {
+        message: `<${name}> is nested ${stack.length + 1} levels deep; at most ${maxDepth} are allowed: flatten the structure`,
+        offset: tagStart,
+        pos: at(tagStart),
+        kind: 'depth',
+      };
+      throw new StopReading();
+    }
   });
   parser.on('opentag', (tag) => {
     markupEnd = parser.position;
     if (syntaxError) return;
-    const offsets = attributeOffsets(text, tagStart, markupEnd);
-    const attributes = new Map<string, XmlAttribute>();
+    let attributes = NO_ATTRIBUTES;
     // Without the xmlns option, saxes gives attribute values as plain strings.
-    for (const [name, value] of Object.entries(tag.attributes as Record<string, string>)) {
-      attributes.set(name, { name, value, pos: at(offsets.get(name) ?? tagStart) });
+    const values = tag.attributes as Record<string, string>;
+    let offsets: Map<string, number> | undefined;
+    for (const name in values) {
+      if (!offsets) {
+        offsets = attributeOffsets(text, tagStart, markupEnd);
+        attributes = new Map();
+      }
+      attributes.set(name, { name, value: values[name], pos: at(offsets.get(name) ?? tagStart) });
     }
     const element: XmlElement = { name: tag.name, pos: at(tagStart), offset: tagStart, attributes, children: [], text: '' };
     const parent = stack[stack.length - 1];
@@ -149,7 +213,14 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
     addText(content);
     markupEnd = parser.position;
   });
-  for (const event of ['comment', 'processinginstruction', 'doctype', 'xmldecl'] as const) {
+  parser.on('xmldecl', (decl) => {
+    if (decl.encoding !== undefined) {
+      const word = text.indexOf('encoding', markupEnd);
+      declaredEncoding = { name: decl.encoding, pos: at(word < 0 || word > parser.position ? markupEnd : word) };
+    }
+    markupEnd = parser.position;
+  });
+  for (const event of ['comment', 'processinginstruction', 'doctype'] as const) {
     parser.on(event, () => {
       markupEnd = parser.position;
     });
@@ -158,13 +229,17 @@ export function readXmlTree(text: string, file: string): XmlReadResult {
   try {
     parser.write(text).close();
   } catch (err) {
-    // saxes only throws when no error handler is set; kept as a guard so nothing but a diagnostic escapes.
+    // StopReading is ours; anything else is a guard so nothing but a diagnostic escapes.
     if (!syntaxError) {
       const offset = Math.max(0, text.length - 1);
-      syntaxError = { message: err instanceof Error ? err.message : String(err), offset, pos: at(offset) };
+      syntaxError = { message: err instanceof Error ? err.message : String(err), offset, pos: at(offset), kind: 'syntax' };
     }
   }
-  return syntaxError ? { syntaxError, lines } : root ? { root, lines } : { lines };
+  const result: XmlReadResult = { lines };
+  if (declaredEncoding) result.declaredEncoding = declaredEncoding;
+  if (syntaxError) result.syntaxError = syntaxError;
+  else if (root) result.root = root;
+  return result;
 }
 
 const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';

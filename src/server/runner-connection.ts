@@ -10,7 +10,7 @@ import type { ServiceEntry } from './service-entry.js';
  * The front end for one runner connection: registers its services with the broker and feeds their
  * events and runtime data to the broker's fan-out. When the runner goes, its services go with it.
  */
-export function serveRunner(broker: Broker, channel: Channel, caller: Caller): ChannelHandlers {
+export function serveRunner(broker: Broker, channel: Channel, caller: Caller, maxDefinitionBytes?: number): ChannelHandlers {
   const entries = new Map<string, ServiceEntry>();
 
   const register = (m: RegisterServices): Registered => {
@@ -18,7 +18,11 @@ export function serveRunner(broker: Broker, channel: Channel, caller: Caller): C
       throw new PeerwayError('PROTOCOL', 'register needs a non-empty "services" list');
     }
     // Parse all first, so one bad definition leaves nothing half-registered.
-    const parsed = m.services.map((s) => ({ definition: parseDefinition(s.xml, s.file ?? `${s.name}.xml`), data: s.data }));
+    const parsed = m.services.map((s) => {
+      if (typeof s?.xml !== 'string') throw new PeerwayError('PROTOCOL', 'register: each service needs its definition text in "xml"');
+      const file = typeof s.file === 'string' ? s.file : `${String(s.name).slice(0, 64)}.xml`;
+      return { definition: parseDefinition(s.xml, file, maxDefinitionBytes ? { maxBytes: maxDefinitionBytes } : {}), data: s.data };
+    });
     const done: string[] = [];
     try {
       for (const { definition, data } of parsed) {

@@ -122,7 +122,8 @@ export class PeerwayServer {
     channel.configure(this.limits);
     this.channels.add(channel);
     const caller = { identity: ANONYMOUS, label: hello.agent ? `${label} (${hello.agent})` : label };
-    const handlers = hello.role === 'runner' ? serveRunner(this.broker, channel, caller) : serveClient(this.broker, channel, caller, this.limits);
+    const handlers =
+      hello.role === 'runner' ? serveRunner(this.broker, channel, caller, this.limits.maxDefinitionBytes) : serveClient(this.broker, channel, caller, this.limits);
     channel.setHandlers({
       ...handlers,
       close: (info) => {

@@ -5,6 +5,8 @@ import type { Hello, Role } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+/** Longest agent, token, session or link name a hello may carry: they end up in logs and labels. */
+const MAX_HELLO_FIELD = 256;
 
 export interface DialOptions {
   role: Role;
@@ -101,11 +103,16 @@ export function acceptHandshake(connection: MessageConnection, peerLabel: string
         return;
       }
       if (m.version !== PROTOCOL_VERSION) {
-        refuse(new PeerwayError('VERSION_MISMATCH', `protocol version ${String(m.version)} is not supported; this peer speaks version ${PROTOCOL_VERSION} (upgrade the older side)`));
+        refuse(new PeerwayError('VERSION_MISMATCH', `protocol version ${shown(m.version)} is not supported; this peer speaks version ${PROTOCOL_VERSION} (upgrade the older side)`));
+        return;
+      }
+      const badField = (['agent', 'token', 'session', 'link'] as const).find((f) => m[f] !== undefined && (typeof m[f] !== 'string' || m[f].length > MAX_HELLO_FIELD));
+      if (badField) {
+        refuse(new PeerwayError('PROTOCOL', `hello.${badField} must be a string of at most ${MAX_HELLO_FIELD} characters`));
         return;
       }
       if (!options.roles.includes(m.role)) {
-        refuse(new PeerwayError('PROTOCOL', `role "${String(m.role)}" is not accepted here; expected ${options.roles.map((r) => `"${r}"`).join(' or ')}`));
+        refuse(new PeerwayError('PROTOCOL', `role "${shown(m.role)}" is not accepted here; expected ${options.roles.map((r) => `"${r}"`).join(' or ')}`));
         return;
       }
       try {
@@ -131,4 +138,11 @@ export function acceptHandshake(connection: MessageConnection, peerLabel: string
       },
     });
   });
+}
+
+/** A peer's value for a message: itself when it is a short string or a number, its type otherwise (never a deep toString). */
+function shown(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  return `(${Array.isArray(value) ? 'array' : typeof value})`;
 }

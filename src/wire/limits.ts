@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, type ChannelLimits } from './channel.js';
+import { DEFAULT_MAX_DEFINITION_BYTES } from '../definition/parse-definition.js';
 import { DEFAULT_MAX_PARTIAL_FRAME_BYTES } from './frame-decoder.js';
 import { DEFAULT_PUSH_LIMITS, type PushLimits } from './push-outbox.js';
 
@@ -11,6 +12,8 @@ export interface Limits extends ChannelLimits, Partial<PushLimits> {
   maxSessionsPerConnection?: number;
   /** Bytes of unfinished frames held across all connections of the process. */
   maxPartialFrameBytes?: number;
+  /** Largest service definition accepted (from files, and in a runner's registration). */
+  maxDefinitionBytes?: number;
 }
 
 export const DEFAULT_SESSIONS_PER_CONNECTION = 1000;
@@ -22,6 +25,7 @@ export function resolveLimits(limits: Limits = {}): Required<Limits> {
     ...DEFAULT_PUSH_LIMITS,
     maxSessionsPerConnection: DEFAULT_SESSIONS_PER_CONNECTION,
     maxPartialFrameBytes: DEFAULT_MAX_PARTIAL_FRAME_BYTES,
+    maxDefinitionBytes: DEFAULT_MAX_DEFINITION_BYTES,
     ...defined,
   };
 }

@@ -53,6 +53,10 @@ export interface TestCertificates {
   expired: CertificateFiles;
   /** Server certificate for `wrong.example` only (host-name mismatch on 127.0.0.1). */
   wrongHost: CertificateFiles;
+  /** Server certificate for `localhost`/`127.0.0.1` that ends 5 days and 1 hour after generation. */
+  expiringSoon: CertificateFiles;
+  /** Server certificate for `localhost`/`127.0.0.1` whose validity starts 30 days after generation. */
+  notYetValid: CertificateFiles;
 }
 
 const cache = new Map<string, Promise<TestCertificates>>();
@@ -127,8 +131,16 @@ async function generate(dir: string): Promise<TestCertificates> {
     end: Date.UTC(2021, 0, 1),
   });
   const wrongHost = await makeLeaf(dir, 'wrong-host', 'wrong.example', ca, 'wrong_host_ext', valid);
+  const expiringSoon = await makeLeaf(dir, 'expiring-soon', 'localhost', ca, 'server_ext', {
+    start: now - 86_400_000,
+    end: now + 5 * 86_400_000 + 3_600_000,
+  });
+  const notYetValid = await makeLeaf(dir, 'not-yet-valid', 'localhost', ca, 'server_ext', {
+    start: now + 30 * 86_400_000,
+    end: now + 365 * 86_400_000,
+  });
   const otherClient = await makeLeaf(dir, 'other-client', 'unrelated-client', otherCa, 'client_ext', valid);
-  return { dir, ca, otherCa, server, client, otherClient, expired, wrongHost };
+  return { dir, ca, otherCa, server, client, otherClient, expired, wrongHost, expiringSoon, notYetValid };
 }
 
 async function makeKey(path: string): Promise<void> {

@@ -138,3 +138,20 @@ test('sessions per connection are bounded', async (t) => {
   await client.startSession('Hard');
   await assert.rejects(client.startSession('Hard'), (e: PeerwayError) => e.code === 'LIMIT_EXCEEDED' && /already holds 2 sessions/.test(e.message));
 });
+
+test('a huge or deeply nested registration is refused at once with the reason, and good clients are served', async (t) => {
+  const server = await startServer(t);
+  await startRunner(t, server.url, [HARD]);
+  const fake = await RawPeer.connect(server.port, { role: 'runner' });
+  t.after(() => fake.close());
+  const huge = `<service name="Huge"><runtime-data>${'<v type="int"/>'.repeat(700_000)}</runtime-data></service>`; // about 10 MB
+  const started = Date.now();
+  const refused = await fake.request({ type: 'register', services: [{ name: 'Huge', file: 'huge.xml', xml: huge }] }, 10_000);
+  assert.equal(refused.type, 'error');
+  assert.match((refused as { error: { message: string } }).error.message, /^huge\.xml:1:1: the definition is \d+ bytes \([\d.]+ MiB\), more than the limit of 1048576 bytes/);
+  assert.ok(Date.now() - started < 5000, 'refused from its size, not parsed');
+  const deep = `<service name="Deep"><runtime-data>${'<a>'.repeat(3000)}${'</a>'.repeat(3000)}</runtime-data></service>`;
+  const nested = await fake.request({ type: 'register', services: [{ name: 'Deep', file: 'deep.xml', xml: deep }] });
+  assert.match((nested as { error: { code: string; message: string } }).error.message, /^deep\.xml:1:\d+: <a> is nested 257 levels deep; at most 256 are allowed/);
+  await goodClientWorks(server.url, t);
+});
