@@ -6,7 +6,7 @@ import { availableBearerIds, formatBearerUrl, getBearer, parseBearerUrl } from '
 import type { CloseInfo } from '../bearer/bearer.js';
 import { parseDefinition } from '../definition/parse-definition.js';
 import type { ServiceDefinition } from '../definition/model.js';
-import type { Channel, ChannelLimits, RequestOptions } from '../wire/channel.js';
+import type { Channel, ChannelHandlers, ChannelLimits, RequestOptions } from '../wire/channel.js';
 import { DEFAULT_LIMITS, DEFAULT_REQUEST_TIMEOUT_MS } from '../wire/channel.js';
 import type { Push, RelayStats, ServiceListing } from '../wire/messages.js';
 import { PROTOCOL_VERSION } from '../wire/messages.js';
@@ -18,6 +18,7 @@ import { missingAdapterWarnings } from './adapter-warnings.js';
 import { emitIsolated } from './isolated-emit.js';
 import { Session, type ServerAccess } from './session.js';
 import { openRoutes } from './link-opener.js';
+import { upgradeWhenUp } from './late-links.js';
 
 export interface ClientOptions {
   /** Time allowed to connect and complete the hello (default 10 s). */
@@ -46,7 +47,11 @@ export interface ClientOptions {
   bearers?: string[];
   /** Bearers left out of the default offer (the CLI's `--no-udp`); ignored when `bearers` is given. */
   withoutBearers?: string[];
-  /** Time allowed to open each peer-to-peer link at session start (default 3 s); a slower link falls back. */
+  /**
+   * Time allowed to open each peer-to-peer link at session start (default 1 s; links open in parallel).
+   * A link that does not answer in time falls back to the next route, and is tried again in the background
+   * (4 times, from 1 s apart, doubling): when it comes up, the session takes its direct routes.
+   */
   linkTimeoutMs?: number;
   /**
    * Bounds on the server connection and the links: keepalive (a server or service that stops answering
@@ -67,6 +72,8 @@ export function offeredBearers(options: ClientOptions, serverBearer: string): st
 }
 
 export type StartSessionOptions = RequestOptions;
+
+const DEFAULT_LINK_TIMEOUT_MS = 1000;
 
 /**
  * Connects to a Peerway server. `url` is `tcp://HOST:PORT` (or another registered bearer's scheme).
@@ -100,7 +107,8 @@ export async function connect(url: string | BearerAddress, options: ClientOption
  * connection (subscriptions are made again). A session the server no longer knows then ends with `ended`.
  *
  * Events: `close` and `disconnected` (CloseInfo) when the server connection closes; `reconnected` after
- * `reconnect()`; `warning` (text) for routing fallbacks; `error` (PeerwayError) when a listener of a
+ * `reconnect()`; `warning` (text) for routing fallbacks; `rerouted` ({ session, link, resources }) when a
+ * link that was late at session start came up and its direct routes were taken; `error` (PeerwayError) when a listener of a
  * session without its own `error` listener threw (without an `error` listener it is logged).
  */
 export class PeerwayClient extends EventEmitter {
@@ -212,10 +220,7 @@ export class PeerwayClient extends EventEmitter {
   /** Opens the session's links as the routing instructions say, and installs the routes taken. */
   private async followRouting(session: Session, xml: string): Promise<void> {
     const instructions = parseInstructions(xml);
-    const opened = await openRoutes(instructions, {
-      adapters: this.options.adapters ?? {},
-      timeoutMs: this.options.linkTimeoutMs ?? 3000,
-      handlersFor: (link) => ({
+    const handlersFor = (link: string): ChannelHandlers => ({
         push: (m) => {
           if (m.type === 'event') session.deliverEvent(m, 'direct', link);
           else if (m.type === 'data') session.deliverData(m, 'direct', link);
@@ -226,8 +231,24 @@ export class PeerwayClient extends EventEmitter {
             this.warn(`${session.service}: direct link ${link} closed (${info.reason}); resources routed on it fail with LINK_FAILED until the session is restarted`, { session: session.id, link });
           }
         },
-      }),
     });
+    const adapters = this.options.adapters ?? {};
+    const linkTimeoutMs = this.options.linkTimeoutMs ?? DEFAULT_LINK_TIMEOUT_MS;
+    const opened = await openRoutes(instructions, { adapters, timeoutMs: linkTimeoutMs, handlersFor });
+    for (const link of opened.late.keys()) {
+      upgradeWhenUp(session, instructions, link, {
+        adapters,
+        timeoutMs: Math.max(linkTimeoutMs, 5000),
+        attempts: 4,
+        firstDelayMs: 1000,
+        handlersFor,
+        prepare: (channel) => channel.configure(this.limits),
+        upgraded: (name, resources) => {
+          this.log.info({ session: session.id, link: name, resources }, 'late link came up; its direct routes are taken');
+          emitIsolated(this, 'rerouted', [{ session, link: name, resources }], (e) => this.reportError(PeerwayError.from(e), {}));
+        },
+      });
+    }
     // Unless the caller chose the bearers, a direct route skipped for want of an adapter is worth a warning.
     if (!this.options.bearers) {
       opened.warnings.push(...missingAdapterWarnings(instructions, opened.routes, offeredBearers(this.options, this.serverAddress.bearer)));

@@ -19,35 +19,78 @@ export interface OpenedRoutes {
   links: Map<string, Channel>;
   routes: Record<string, ChosenRoute>;
   warnings: string[];
+  /**
+   * Links that did not answer within the deadline (rather than refusing): they may come up later, so their
+   * dialers are kept; `takenRoutes` with more open links says what to switch to then.
+   */
+  late: Map<string, Dialer>;
 }
 
 /**
- * Follows routing instructions: opens the links (in parallel, each authenticated with the session token),
- * then takes for each resource the first usable route whose link opened. A link that fails falls back to
- * the next route with a warning saying which resource, which link and why; a `required` route that fails
- * stops the session start with LINK_FAILED and the fix.
+ * Follows routing instructions: opens the links (in parallel, each authenticated with the session token,
+ * each within the deadline), then takes for each resource the first usable route whose link opened. A link
+ * that fails falls back to the next route with a warning saying which resource, which link and why; a
+ * `required` route that fails stops the session start with LINK_FAILED and the fix.
  */
 export async function openRoutes(instructions: RoutingInstructions, options: OpenRoutesOptions): Promise<OpenedRoutes> {
   const failures = new Map<string, string>();
   const links = new Map<string, Channel>();
+  const late = new Map<string, Dialer>();
   await Promise.all(
     instructions.links.map(async (l) => {
-      const attributes = options.adapters[l.address.bearer];
-      const dialer = new Dialer(l.address, {
-        connect: { ...(attributes ? { attributes } : {}), timeoutMs: options.timeoutMs, peer: `the runner of ${instructions.service}` },
-        hello: { role: 'link', token: l.token, session: instructions.session, link: l.name, timeoutMs: options.timeoutMs },
-        label: `link ${l.name} of ${instructions.service} at ${formatBearerUrl(l.address)}`,
-      });
+      const dialer = linkDialer(instructions, l.name, options);
       try {
         const channel = await dialer.dial();
         channel.start(options.handlersFor(l.name));
         links.set(l.name, channel);
       } catch (err) {
         failures.set(l.name, `${(err as Error).message}`);
+        if (err instanceof PeerwayError && err.code === 'TIMEOUT') late.set(l.name, dialer);
       }
     }),
   );
 
+  let taken: TakenRoutes;
+  try {
+    taken = takenRoutes(instructions, new Set(links.keys()), failures);
+  } catch (err) {
+    for (const c of links.values()) c.close('session start failed');
+    throw err;
+  }
+  // Links no resource ended up on are closed rather than kept idle.
+  const used = new Set(Object.values(taken.routes).map((r) => r.link));
+  for (const [name, c] of links) {
+    if (!used.has(name)) {
+      c.close('not used by any route');
+      links.delete(name);
+    }
+  }
+  return { links, routes: taken.routes, warnings: taken.warnings, late };
+}
+
+/** A Dialer for one link of the instructions: its address, its token, the deadline. */
+export function linkDialer(instructions: RoutingInstructions, name: string, options: Pick<OpenRoutesOptions, 'adapters' | 'timeoutMs'>): Dialer {
+  const l = instructions.links.find((x) => x.name === name);
+  if (!l) throw new PeerwayError('PROTOCOL', `the routing instructions of ${instructions.service} have no link "${name}"`);
+  const attributes = options.adapters[l.address.bearer];
+  return new Dialer(l.address, {
+    connect: { ...(attributes ? { attributes } : {}), timeoutMs: options.timeoutMs, peer: `the runner of ${instructions.service}` },
+    hello: { role: 'link', token: l.token, session: instructions.session, link: l.name, timeoutMs: options.timeoutMs },
+    label: `link ${l.name} of ${instructions.service} at ${formatBearerUrl(l.address)}`,
+  });
+}
+
+export interface TakenRoutes {
+  routes: Record<string, ChosenRoute>;
+  warnings: string[];
+}
+
+/**
+ * For each resource, the first usable route whose link is open (`open`), in the order of the instructions;
+ * the server route ends every list. `failures` gives the reason for a link that is not open, for the
+ * warnings. LINK_FAILED when a `required` route's link is not open.
+ */
+export function takenRoutes(instructions: RoutingInstructions, open: ReadonlySet<string>, failures: ReadonlyMap<string, string> = new Map()): TakenRoutes {
   const routes: Record<string, ChosenRoute> = {};
   const warnings: string[] = [];
   for (const [key, choice] of instructions.resources) {
@@ -59,13 +102,12 @@ export async function openRoutes(instructions: RoutingInstructions, options: Ope
         break;
       }
       const link = alt.link ?? '';
-      if (links.has(link)) {
+      if (open.has(link)) {
         chosen = { linkType: 'direct', link };
         break;
       }
       const why = failures.get(link) ?? `link ${link} is not in the routing instructions`;
       if (alt.required) {
-        for (const c of links.values()) c.close('session start failed');
         throw new PeerwayError(
           'LINK_FAILED',
           `service ${instructions.service} requires the direct ${alt.bearer} link "${link}" for ${describeResource(key)}, and it could not be opened: ${why}. ${howToConfigure(alt.bearer ?? '')}`,
@@ -80,14 +122,5 @@ export async function openRoutes(instructions: RoutingInstructions, options: Ope
     }
     routes[key] = chosen;
   }
-
-  // Links no resource ended up on are closed rather than kept idle.
-  const used = new Set(Object.values(routes).map((r) => r.link));
-  for (const [name, c] of links) {
-    if (!used.has(name)) {
-      c.close('not used by any route');
-      links.delete(name);
-    }
-  }
-  return { links, routes, warnings };
+  return { routes, warnings };
 }

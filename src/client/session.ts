@@ -123,6 +123,41 @@ export class Session extends EventEmitter {
     return { linkType: 'direct', link: r.link!, ...(channel ? { bearer: channel.connection.bearer } : {}) };
   }
 
+  /** @internal the session's open links, by name (a copy). */
+  openLinks(): Map<string, Channel> {
+    return new Map(this.links);
+  }
+
+  /**
+   * @internal Takes new routes on (more) links, as when a link that was late came up: reports them to the
+   * service (which checks them against what it offered), then moves each subscription whose channels
+   * changed: made on the new ones, dropped on the old. Events on a moved route sent in between may be
+   * missed: the switch is not atomic across two connections.
+   */
+  async reroute(links: Map<string, Channel>, routes: Record<string, ChosenRoute>): Promise<void> {
+    this.assertLive();
+    const eventsBefore = new Map([...this.eventListeners.keys()].map((k) => [k, this.eventChannels(k)]));
+    const dataBefore = new Map([...this.dataListeners.keys()].map((p) => [p, this.dataChannels(p)]));
+    const server = this.server.channel();
+    this.links = links;
+    this.routes = routes;
+    await server.request({ type: 'ready', session: this.id, routes }, { timeoutMs: this.callTimeoutMs });
+    const timeoutMs = this.callTimeoutMs;
+    const moves: Promise<unknown>[] = [];
+    for (const [key, before] of eventsBefore) {
+      const after = this.eventChannels(key);
+      for (const c of after) if (!before.includes(c)) moves.push(c.request(eventSubscription('subscribe', this.id, key), { timeoutMs }));
+      for (const c of before) if (!after.includes(c) && !c.closed) moves.push(c.request(eventSubscription('unsubscribe', this.id, key), { timeoutMs }));
+    }
+    for (const [path, before] of dataBefore) {
+      const after = this.dataChannels(path);
+      const added = after.filter((c) => !before.includes(c));
+      if (added.length > 0) moves.push(this.fetchData(path, added));
+      for (const c of before) if (!after.includes(c) && !c.closed) moves.push(c.request({ type: 'unsubscribe', session: this.id, kind: 'data', name: path }, { timeoutMs }));
+    }
+    await Promise.all(moves);
+  }
+
   /** Every resource's route, for display (`method:NAME` / `event:NAME` / `data:PATH` → route). */
   get chosenRoutes(): Record<string, ChosenRoute> {
     return { ...this.routes };
