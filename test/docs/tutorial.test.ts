@@ -18,7 +18,7 @@ test("the README tutorial prints what it says: watch's first lines, the calls' r
   assert.match(runner.stdout(), /^registered Climate with tcp:\/\/127\.0\.0\.1:\d+\n$/, 'the runner line the tutorial quotes');
   const on = ['--server', server.url];
 
-  const shown = /press Ctrl-C:\n\n```\n([\s\S]*?)```/.exec(tutorial)![1]!.trim().split('\n');
+  const shown = /press Ctrl-C:\n\n```\n([\s\S]*?)```/.exec(tutorial)![1].trim().split('\n');
   assert.equal(shown.length, 3);
   const watch = await runPeerway(['watch', ...on, 'Climate', '--count', String(shown.length)]);
   assert.equal(watch.code, 0, watch.stderr);
