@@ -5,8 +5,8 @@ import { availableBearerIds } from '../bearer/registry.js';
 import { checkDefinitionFile } from '../definition/load-definition.js';
 import { fixTypographicQuotes } from '../definition/quote-hints.js';
 import { formatDiagnostic } from '../definition/model.js';
-import type { Diagnostic, Position, RuntimeDataNode, ServiceDefinition } from '../definition/model.js';
-import { describeResource, RouteTable, type ResourceKey, type RouteAlternative } from '../routing/route-table.js';
+import type { RuntimeDataNode, ServiceDefinition } from '../definition/model.js';
+import { unreachableRoutes, unreliableSizeWarnings } from '../routing/route-warnings.js';
 import { IMPLEMENTATION_EXTENSIONS, findImplementation, loadImplementation } from '../service/implementation.js';
 import { positiveIntArg, printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
 
@@ -42,7 +42,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
             failed = true;
             continue;
           }
-          for (const d of unreachableRoutes(definition)) await printLine(formatDiagnostic(d));
+          for (const d of [...unreachableRoutes(definition), ...unreliableSizeWarnings(definition)]) await printLine(formatDiagnostic(d));
           const impl = opts.xmlOnly ? { problems: [], summary: 'implementation not checked (--xml-only)' } : await checkImplementation(file, definition);
           for (const p of impl.problems) await printLine(p);
           if (impl.problems.length > 0) {
@@ -107,67 +107,6 @@ async function checkImplementation(xmlFile: string, definition: ServiceDefinitio
     };
   }
   return { problems: [], summary: `implementation ${shown}` };
-}
-
-const where = (p: Position) => `${p.file}:${p.line}:${p.column}`;
-const samePlace = (a: Position, b: Position) => a.file === b.file && a.line === b.line && a.column === b.column;
-
-/**
- * Routes that can never be chosen for some resource, as warnings at the route's position. The client takes,
- * per resource, the first route in document order whose link opens (RouteTable.alternatives), so a route
- * is dead after a `required` one (nothing past it is tried), after a server route (always usable), and
- * after a direct route on the same link (if that link did not open, this one will not either). A
- * `direct_and_server` route counts as dead only when both of its halves are.
- */
-export function unreachableRoutes(definition: ServiceDefinition): Diagnostic[] {
-  if (!definition.routing) return [];
-  // The built-in "reliable" link's bearer is the runner's; which one does not matter for shadowing.
-  const table = new RouteTable(definition, 'connect.bearer.tcp');
-  const found = new Map<string, { pos: Position; reason: string; resources: ResourceKey[] }>();
-  for (const key of table.keys()) {
-    const live: Position[] = [];
-    const dead: { pos: Position; reason: string }[] = [];
-    const firstOnLink = new Map<string, RouteAlternative>();
-    let end: RouteAlternative | undefined;
-    for (const alt of table.alternatives(key)) {
-      const pos = alt.pos;
-      if (!pos) continue;
-      const earlier = alt.linkType === 'direct' ? firstOnLink.get(alt.link ?? '') : undefined;
-      let reason: string | undefined;
-      if (end?.pos && !samePlace(end.pos, pos)) {
-        reason = end.required
-          ? `the route at ${where(end.pos)} comes first and is required, so no route after it is tried`
-          : `the route at ${where(end.pos)} comes first and goes via the server, which always works, so no route after it is tried`;
-      } else if (earlier?.pos && !samePlace(earlier.pos, pos)) {
-        reason = `the route at ${where(earlier.pos)} comes first on the same link "${alt.link}": when that link cannot be opened, this one cannot either`;
-      }
-      if (reason) dead.push({ pos, reason });
-      else live.push(pos);
-      if (alt.linkType === 'direct' && !firstOnLink.has(alt.link ?? '')) firstOnLink.set(alt.link ?? '', alt);
-      if (!end && (alt.required || alt.linkType === 'server')) end = alt;
-    }
-    for (const d of dead) {
-      if (live.some((p) => samePlace(p, d.pos))) continue;
-      const id = `${where(d.pos)} ${d.reason}`;
-      const entry = found.get(id) ?? { pos: d.pos, reason: d.reason, resources: [] };
-      if (!entry.resources.includes(key)) entry.resources.push(key);
-      found.set(id, entry);
-    }
-  }
-  return [...found.values()]
-    .sort((a, b) => a.pos.line - b.pos.line || a.pos.column - b.pos.column)
-    .map((f) => ({
-      file: f.pos.file,
-      line: f.pos.line,
-      column: f.pos.column,
-      severity: 'warning' as const,
-      message: `this route can never be chosen for ${resourceList(f.resources)}: ${f.reason}`,
-    }));
-}
-
-function resourceList(keys: ResourceKey[]): string {
-  const shown = keys.slice(0, 5).map(describeResource).join(', ');
-  return keys.length > 5 ? `${shown} and ${keys.length - 5} more` : shown;
 }
 
 async function fixFile(file: string): Promise<void> {

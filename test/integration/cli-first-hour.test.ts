@@ -184,5 +184,16 @@ test('peerway check warns at file:line:col about routes that can never be chosen
   // Alternatives that can each win (a direct route, then the server) draw no warning.
   const good = await runPeerway(['check', example('climate.xml'), example('forked-runtime-data.xml'), fixture('p2p', 'lab.xml')]);
   assert.equal(good.code, 0, good.stdout + good.stderr);
-  assert.doesNotMatch(good.stdout, /warning/);
+  assert.doesNotMatch(good.stdout, /can never be chosen/);
+});
+
+test('peerway check warns when values that can outgrow a datagram go on the unreliable link', async () => {
+  const lab = fixture('p2p', 'lab.xml');
+  const r = await runPeerway(['check', lab, example('climate.xml')]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const warnings = r.stdout.split('\n').filter((l) => l.includes(': warning: '));
+  // lab's tick carries a string note; climate's overheat on the same link carries only a float.
+  assert.deepEqual(warnings, [
+    `${lab}:18:5: warning: event "tick" goes on the unreliable link "unreliable" (connect.bearer.udp), and its values can be bigger than one datagram (1200 bytes): they then travel in fragments, a lost fragment loses the whole message, and above the link's message limit (1 MiB) it is not sent; route it to a reliable link if it can grow`,
+  ]);
 });
