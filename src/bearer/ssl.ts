@@ -67,7 +67,9 @@ export const sslBearer: Bearer = {
     }
     const server = tls.createServer({
       ...contextOptions(config),
-      requestCert: config.requireClientCertificate,
+      // With a CA to check them against, client certificates are asked for (a verified one names a policy
+      // identity) but only required with requireClientCertificate.
+      requestCert: config.requireClientCertificate || ca !== undefined,
       rejectUnauthorized: config.requireClientCertificate,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     });

@@ -58,6 +58,13 @@ export class StreamConnection implements MessageConnection {
     return this.ended || this.socket.destroyed || this.socket.writableEnded;
   }
 
+  get peerCertificateSubject(): Readonly<Record<string, string | string[]>> | undefined {
+    const tlsSocket = this.socket as Socket & { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, string | string[]> } };
+    if (tlsSocket.authorized !== true || !tlsSocket.getPeerCertificate) return undefined;
+    const subject = tlsSocket.getPeerCertificate().subject;
+    return subject && Object.keys(subject).length > 0 ? subject : undefined;
+  }
+
   get queuedBytes(): number {
     return this.socket.writableLength + this.batchBytes;
   }

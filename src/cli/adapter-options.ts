@@ -20,6 +20,8 @@ export interface AdapterCliOptions {
   ca?: string;
   cert?: string;
   key?: string;
+  /** --token / PEERWAY_TOKEN: presented to the server's access policy. */
+  token?: string;
 }
 
 /** Options of the runner's ssl link listeners. */

@@ -7,12 +7,16 @@ import { fixTypographicQuotes } from '../definition/quote-hints.js';
 import { formatDiagnostic } from '../definition/model.js';
 import type { RuntimeDataNode, ServiceDefinition } from '../definition/model.js';
 import { unreachableRoutes, unreliableSizeWarnings } from '../routing/route-warnings.js';
+import { PeerwayError } from '../errors.js';
+import { loadPolicy } from '../policy/policy-file.js';
+import { formatCoverage, Policy } from '../policy/policy.js';
 import { IMPLEMENTATION_EXTENSIONS, findImplementation, loadImplementation } from '../service/implementation.js';
 import { positiveIntArg, printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
 
 interface CheckCliOptions {
   fix?: boolean;
   xmlOnly?: boolean;
+  policy?: string;
   maxDefinitionBytes?: number;
 }
 
@@ -22,6 +26,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
     .argument('<files...>', 'service definition XML files')
     .option('--fix', 'rewrite typographic quotes (” “ ’) around attribute values to ASCII quotes, in place')
     .option('--xml-only', 'check the XML alone, not the implementation next to it')
+    .option('--policy <file.yaml>', 'also check an access policy file, and report the names it does not know and the operations it does not decide for these services')
     .option('--max-definition-bytes <n>', 'largest definition accepted (default 1048576, as on the server and runner)', positiveIntArg)
     .addHelpText(
       'after',
@@ -34,6 +39,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
     .action(async (files: string[], opts: CheckCliOptions) => {
       try {
         let failed = false;
+        const definitions: ServiceDefinition[] = [];
         for (const file of files) {
           if (opts.fix) await fixFile(file);
           const { diagnostics, definition } = await checkDefinitionFile(file, { bearers: availableBearerIds(), ...(opts.maxDefinitionBytes ? { maxBytes: opts.maxDefinitionBytes } : {}) });
@@ -49,6 +55,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
             failed = true;
             continue;
           }
+          definitions.push(definition);
           const leaves = countLeaves(definition.runtimeData);
           await printLine(
             `${file}: ok: service ${definition.name}, ${definition.methods.size} method(s), ${definition.events.size} event(s), ${leaves} runtime-data value(s)` +
@@ -60,6 +67,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
             await printLine(`${r.file}:${r.line}:${r.column}: note: <routing> applies when the service runs in a runner; it is ignored when the server loads it in-process (--service)`);
           }
         }
+        if (opts.policy && !(await checkPolicy(opts.policy, definitions))) failed = true;
         setExit(failed ? EXIT_USAGE : EXIT_OK);
       } catch (err) {
         setExit(reportError('check', err));
@@ -107,6 +115,29 @@ async function checkImplementation(xmlFile: string, definition: ServiceDefinitio
     };
   }
   return { problems: [], summary: `implementation ${shown}` };
+}
+
+/**
+ * `--policy`: the policy file's problems (`file:line:col`), then, for the definitions given, the names it
+ * does not know and the operations no statement decides. False when the file has errors.
+ */
+async function checkPolicy(file: string, definitions: ServiceDefinition[]): Promise<boolean> {
+  let policy: Policy;
+  try {
+    const model = await loadPolicy(file);
+    for (const w of model.warnings) await printLine(formatDiagnostic(w));
+    policy = new Policy(model);
+  } catch (err) {
+    if (!(err instanceof PeerwayError) || err.code !== 'CONFIG_INVALID') throw err;
+    await printLine(err.message);
+    return false;
+  }
+  for (const w of policy.unknownNames(definitions)) await printLine(formatDiagnostic(w));
+  const gaps = formatCoverage(policy.coverage(definitions));
+  for (const line of gaps) await printLine(`${file}: coverage: ${line}`);
+  const declared = policy.model.identities.length;
+  await printLine(`${file}: ok: policy (${policy.mode}), ${policy.model.statements.length} statement(s), ${declared} identit${declared === 1 ? 'y' : 'ies'} declared; ${gaps.length === 0 ? 'every operation of these services is decided' : `${gaps.length} gap(s) above`}`);
+  return true;
 }
 
 async function fixFile(file: string): Promise<void> {

@@ -86,6 +86,7 @@ export function addServerOption(cmd: Command): Command {
         .env('PEERWAY_SERVER')
         .argParser(bearerUrlArg),
     )
+    .addOption(new Option('--token <token>', "the bearer token this client or runner presents to the server's access policy (default: PEERWAY_TOKEN; without one it is anonymous)").env('PEERWAY_TOKEN'))
     .option('--timeout <ms>', 'time allowed for connecting and for each request', positiveIntArg, 10_000)
     .hook('preAction', (self) => {
       // A flag (--config) beats the environment, so resolveAdapters needs to know where --server came from.

@@ -63,6 +63,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
         ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
         adapters: links,
         limits: limitsFrom(opts),
+        ...(opts.token ? { token: opts.token } : {}),
       });
       const names = await runner.start();
       await printLine(`registered ${names.join(', ')} with ${runner.serverUrl}`);

@@ -17,6 +17,7 @@ interface ServerCliOptions extends LimitCliOptions {
   service?: string[];
   maxMessageBytes?: number;
   relayTimeout: number;
+  policy?: string;
   logLevel: string;
   logFormat: string;
 }
@@ -33,6 +34,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
     .option('--service <file.xml>', 'load an in-process service (its implementation is the sibling .js/.mjs/.ts file), repeatable', collect<string>)
     .option('--max-message-bytes <n>', 'largest message accepted on any connection', positiveIntArg)
     .option('--relay-timeout <ms>', 'time a runner has to answer a relayed call', positiveIntArg, 60_000)
+    .option('--policy <file.yaml>', 'access policy: identities (tokens, certificates) and who may register, describe, call, subscribe and read what (docs/policy.md); reloaded on SIGHUP or when the file changes')
     .addHelpText('after', '\nPrints "listening BEARER ADDRESS" on stdout for each address once ready (HOST:PORT, HOST:PORT/PATH for ws, the socket for local).\nStops cleanly on Ctrl-C.');
   addLimitOptions(cmd, 'server');
   addLogOptions(cmd);
@@ -65,6 +67,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
         services: runtimes,
         logger: log,
         relayTimeoutMs: opts.relayTimeout,
+        ...(opts.policy ? { policyFile: opts.policy } : {}),
         limits: limitsFrom(opts),
         ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
       });

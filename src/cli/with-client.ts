@@ -40,6 +40,7 @@ export async function withClient<T>(command: string, opts: ClientCliOptions, wor
     timeoutMs: opts.timeout,
     agent: `peerway-cli/${process.pid}`,
     adapters,
+    ...(opts.token ? { token: opts.token } : {}),
     ...(bearers ? { bearers } : {}),
     ...(opts.udp === false ? { withoutBearers: [UDP] } : {}),
   });

@@ -33,6 +33,8 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Software name reported to the server, for its logs. */
   agent?: string;
+  /** The bearer token presented to the server's access policy; without one the client is `anonymous`. */
+  token?: string;
   /**
    * Connection adapters: attributes per bearer id, used for the server connection and for peer-to-peer
    * links (e.g. `{ 'connect.bearer.ssl': { ca: 'ca.pem' } }`). Configuring an ssl adapter is what lets
@@ -93,7 +95,7 @@ export async function connect(url: string | BearerAddress, options: ClientOption
       ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
       timeoutMs: options.connectTimeoutMs ?? 10_000,
     },
-    hello: { role: 'client', agent: options.agent ?? `peerway-client/${process.pid}` },
+    hello: { role: 'client', agent: options.agent ?? `peerway-client/${process.pid}`, ...(options.token ? { token: options.token } : {}) },
   });
   const channel = await dialer.dial(options.signal);
   return new PeerwayClient(dialer, channel, options);

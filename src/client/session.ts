@@ -294,7 +294,7 @@ export class Session extends EventEmitter {
   /** @internal */
   deliverData(m: DataPush, route: Route, link?: string): void {
     try {
-      this.data.apply(m.path, m.value);
+      this.data.applyPartial(m.path, m.value);
     } catch {
       // An update for a path we do not know cannot be applied; listeners still hear of it below.
     }
@@ -383,7 +383,7 @@ export class Session extends EventEmitter {
     // itself, so it is applied last and wins where the two overlap.
     for (const channel of channels) {
       const part = await channel.request({ type: 'subscribe', session: this.id, kind: 'data', name: path }, { timeoutMs: this.callTimeoutMs });
-      this.data.apply(path, part);
+      this.data.applyPartial(path, part);
     }
   }
 

@@ -201,6 +201,21 @@ export class RuntimeDataTree {
     return checked;
   }
 
+  /**
+   * Like `apply`, but an object value may leave children out: those keep their current value. What a
+   * client receives can be partial (the access policy leaves out the parts it may not read).
+   */
+  applyPartial(path: string, value: unknown): void {
+    const node = RuntimeDataTree.nodeAt(this.definition.runtimeData, path, this.definition);
+    if (node.kind !== 'object' || node.repeated || !isPlainObject(value)) {
+      this.apply(path, value);
+      return;
+    }
+    for (const child of node.children) {
+      if (Object.prototype.hasOwnProperty.call(value, child.name)) this.applyPartial(child.path, value[child.name]);
+    }
+  }
+
   private store(target: Resolved, value: unknown): void {
     if (target.parent === undefined) this.values = value as Record<string, unknown>;
     else target.parent[target.key] = value;

@@ -1,4 +1,6 @@
+import type { ServiceDefinition } from '../definition/model.js';
 import { PeerwayError } from '../errors.js';
+import type { SessionGrants } from '../wire/messages.js';
 
 /**
  * Who is asking, as the server authenticated it (never as a peer reports itself). Until the policy issue
@@ -32,6 +34,12 @@ export interface Decision {
   allowed: boolean;
   /** Why, for the denial's message and the logs. */
   reason?: string;
+  /** The policy statement that decided, as `statement 4 (policy.yaml:12:5)`; absent when none did. */
+  statement?: string;
+  /** The policy's mode when a policy decided: in `notify` mode nothing is blocked. */
+  mode?: 'enforced' | 'notify';
+  /** `notify` mode: `allowed` is true, but `enforced` mode would have denied it (for logs and counters). */
+  wouldDeny?: boolean;
 }
 
 /**
@@ -41,6 +49,15 @@ export interface Decision {
  */
 export interface Authorizer {
   authorize(identity: Identity, action: Action, resource: Resource): Decision;
+  /**
+   * Whether `identity` may start a session with the service (the policy: `describe` and at least one of
+   * `call`, `subscribe`, `read`); without it, `describe` alone decides.
+   */
+  authorizeSession?(identity: Identity, definition: ServiceDefinition): Decision;
+  /** Everything decided for one session, for the service to enforce on its links (see computeGrants). */
+  decisionsFor?(identity: Identity, definition: ServiceDefinition): SessionGrants;
+  /** The runtime data (`service`, `path`) its decisions read: an update there may change them. */
+  dependencies?(): { service: string; path: string }[];
 }
 
 const ALLOWED: Decision = Object.freeze({ allowed: true });
@@ -52,7 +69,8 @@ export const allowAll: Authorizer = { authorize: () => ALLOWED };
 export function enforce(authorizer: Authorizer, identity: Identity, action: Action, resource: Resource): void {
   const decision = authorizer.authorize(identity, action, resource);
   if (decision.allowed) return;
-  const what = resource.name !== undefined ? `${resource.service} "${resource.name}"` : resource.service;
+  const what =
+    resource.name === undefined ? resource.service : resource.name === '' && action === 'read' ? `all runtime data of ${resource.service}` : `${resource.service} "${resource.name}"`;
   throw new PeerwayError('POLICY_DENIED', `${identity.name} may not ${action} ${what}${decision.reason ? `: ${decision.reason}` : ''}`, {
     details: { identity: identity.name, action, service: resource.service, ...(resource.name !== undefined ? { name: resource.name } : {}) },
   });

@@ -1,11 +1,12 @@
 import { PeerwayError } from '../errors.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
-import type { Action, Identity } from '../policy/authorizer.js';
+import type { Action } from '../policy/authorizer.js';
 import type { RouteTable } from '../routing/route-table.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import type { RequestHandlers } from '../wire/channel.js';
 import type { SubscriptionKind } from '../wire/messages.js';
 import type { RunnerSession } from './runner-session.js';
+import { redactDenied } from '../policy/redact.js';
 
 /** What a link needs from the service it belongs to (ServiceHost provides it). */
 export interface LinkedService {
@@ -13,7 +14,7 @@ export interface LinkedService {
   readonly runtime: ServiceRuntime;
   readonly table: RouteTable;
   /** The runner's authorization point for direct traffic; throws POLICY_DENIED. */
-  authorize(identity: Identity, action: Action, name?: string): void;
+  authorize(session: RunnerSession, action: Action, name?: string): void;
 }
 
 /**
@@ -37,23 +38,25 @@ export function serveLink(service: LinkedService, session: RunnerSession, link: 
         throw new PeerwayError('EVENT_NOT_FOUND', `service ${definition.name} has no event "${name}"`);
       }
       if (name && session.directLink(`event:${name}`) !== link) throw notRouted(`event "${name}"`);
-      service.authorize(session.identity, 'subscribe', name || undefined);
+      service.authorize(session, 'subscribe', name || undefined);
       session.subscribe(link, 'event', name);
       return undefined;
     }
     RuntimeDataTree.nodeAt(definition.runtimeData, name, definition);
     const routed = service.table.dataKeysUnder(name).some((k) => session.directLink(k) === link);
     if (!routed) throw notRouted(`runtime data "${name}"`);
-    service.authorize(session.identity, 'read', name);
+    service.authorize(session, 'read', name);
     session.subscribe(link, 'data', name);
-    return service.runtime.tree.get(name);
+    const hidden = session.grants.deniedInside(name);
+    const snapshot = service.runtime.tree.get(name);
+    return hidden.length === 0 ? snapshot : redactDenied(snapshot, name, hidden);
   };
 
   return {
     call: (m) => {
       ownSession(m.session);
       if (session.directLink(`method:${m.method}`) !== link) throw notRouted(`method "${m.method}"`);
-      service.authorize(session.identity, 'call', m.method);
+      service.authorize(session, 'call', m.method);
       return service.runtime.invoke(m.method, m.args, { session: session.id, route: 'direct', identity: session.identity });
     },
     subscribe: (m) => {

@@ -2,6 +2,7 @@ import { pathsOverlap } from '../definition/path-overlap.js';
 import { PeerwayError } from '../errors.js';
 import type { Identity } from '../policy/authorizer.js';
 import { describeResource } from '../routing/route-table.js';
+import { GrantCheck } from '../policy/grants.js';
 import type { Channel } from '../wire/channel.js';
 import { PushOutbox, type PushLimits } from '../wire/push-outbox.js';
 import type { ChosenRoute, ClientProfile } from '../wire/messages.js';
@@ -28,6 +29,8 @@ export class RunnerSession {
   /** Resource key → route, set when the client reports the session ready (checked against `offered`). */
   routes: Record<string, ChosenRoute> = {};
   ready = false;
+  /** The server policy's decisions for this session (the last received): enforced on its links. */
+  grants = new GrantCheck();
   readonly links = new Map<string, OpenLink>();
   private readonly linkEvents = new Map<string, Set<string>>(); // link → event names ('' = all)
   private readonly linkData = new Map<string, string[]>(); // link → watched paths

@@ -41,6 +41,8 @@ export interface RunnerOptions {
   authorizer?: Authorizer;
   /** Bounds on the server connection and every link (README, "Limits and guarantees"). */
   limits?: Limits;
+  /** The bearer token presented to the server's access policy (which may allow it to register). */
+  token?: string;
 }
 
 /**
@@ -82,7 +84,7 @@ export class PeerwayRunner extends EventEmitter {
     const attributes = options.connectOptions?.attributes ?? options.adapters?.[server.bearer];
     this.dialer = new Dialer(server, {
       connect: { ...options.connectOptions, ...(attributes ? { attributes } : {}) },
-      hello: { role: 'runner', agent: `peerway-runner/${process.pid}` },
+      hello: { role: 'runner', agent: `peerway-runner/${process.pid}`, ...(options.token ? { token: options.token } : {}) },
     });
     const place = { host: hostId(), process: processId() };
     for (const s of options.services) {
@@ -195,7 +197,8 @@ export class PeerwayRunner extends EventEmitter {
       const channel = this.channel;
       this.channel = undefined;
       channel?.close(error.message);
-      const what = error.code === 'DUPLICATE_SERVICE' ? 'the server refused the registration' : 'cannot reach the server';
+      // A name taken or a register denied may change (the holder goes, the policy is reloaded): keep trying.
+      const what = error.code === 'DUPLICATE_SERVICE' || error.code === 'POLICY_DENIED' ? 'the server refused the registration' : 'cannot reach the server';
       this.log.warn({ server: url, reason: error.message }, `${what}; retrying in ${this.retryMs} ms`);
       this.scheduleRetry();
     }
@@ -221,7 +224,7 @@ export class PeerwayRunner extends EventEmitter {
 
   private open(m: OpenSession): SessionOpened {
     const host = this.service(m.service);
-    const reply = host.open(m.session, m.client, identityNamed(m.identity));
+    const reply = host.open(m.session, m.client, identityNamed(m.identity), m.grants);
     this.sessionService.set(m.session, host);
     this.log.debug({ session: m.session, service: m.service }, 'session opened');
     return reply;
@@ -229,6 +232,7 @@ export class PeerwayRunner extends EventEmitter {
 
   private push(m: Push): void {
     if (m.type === 'close') this.closeSession(m.session, 'session closed by the server');
+    else if (m.type === 'grants') this.sessionService.get(m.session)?.setGrants(m.session, m.grants);
   }
 
   private closeSession(id: string, reason: string): void {

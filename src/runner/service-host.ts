@@ -11,7 +11,9 @@ import { RouteTable, describeResource, parseResourceKey } from '../routing/route
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { encodeMessage } from '../wire/codec.js';
-import type { ClientProfile, Push, SessionOpened } from '../wire/messages.js';
+import type { ClientProfile, Push, SessionGrants, SessionOpened } from '../wire/messages.js';
+import { GrantCheck, dataPaths } from '../policy/grants.js';
+import { redactDenied } from '../policy/redact.js';
 import type { Limits } from '../wire/limits.js';
 import { serveLink } from './link-handler.js';
 import { RunnerSession, type OfferedRoutes } from './runner-session.js';
@@ -50,6 +52,8 @@ interface LinkState {
 export class ServiceHost {
   readonly table: RouteTable;
   readonly sessions = new Map<string, RunnerSession>();
+  /** Every runtime-data path of the definition: grants are decided per path. */
+  private readonly nodePaths: ReadonlySet<string>;
   private readonly links = new Map<string, LinkState>();
   /** Per resource: how many ready sessions take the server route (events are forwarded only when > 0). */
   private readonly serverUse = new Map<string, number>();
@@ -61,6 +65,7 @@ export class ServiceHost {
   ) {
     this.log = options.log.child({ service: runtime.name });
     this.table = new RouteTable(runtime.definition, options.reliableBearer);
+    this.nodePaths = new Set(dataPaths(runtime.definition.runtimeData));
     runtime.addOutput({ event: (n, a) => this.onEvent(n, a), data: (p, v) => this.onData(p, v) });
   }
 
@@ -114,7 +119,7 @@ export class ServiceHost {
   }
 
   /** A client starts a session: choose its routes, issue the token, answer with routing instructions. */
-  open(sessionId: string, client: ClientProfile, identity: Identity): SessionOpened {
+  open(sessionId: string, client: ClientProfile, identity: Identity, grants?: SessionGrants): SessionOpened {
     const check = standardLinkCheck(this.options.place, (link) => this.links.get(link)?.down);
     const choices = chooseRoutes(this.table, client, check);
     const token = randomSecret(24);
@@ -124,6 +129,7 @@ export class ServiceHost {
       if (!choice.usable.some((a) => a.linkType === 'server')) offered.serverRefused.add(key);
     }
     const session = new RunnerSession(sessionId, token, client, identity, offered);
+    if (grants) session.grants = new GrantCheck(grants, this.nodePaths);
     this.sessions.set(sessionId, session);
     // Until the client reports its routes, everything it may receive goes through the server: a client
     // that never sends `ready` (it does not have to) still gets its events.
@@ -186,7 +192,7 @@ export class ServiceHost {
     const push = new LinkPush({ type: 'event', name, args });
     for (const s of this.sessions.values()) {
       const link = s.directLink(key);
-      if (link === undefined || !s.wantsEvent(link, name) || !this.allows(s.identity, 'subscribe', name)) continue;
+      if (link === undefined || !s.wantsEvent(link, name) || !this.allows(s, 'subscribe', name)) continue;
       this.sendOnLink(s, link, push);
     }
     if ((this.serverUse.get(key) ?? 0) > 0) this.options.toServer({ type: 'event', service: this.name, name, args });
@@ -197,22 +203,41 @@ export class ServiceHost {
     const push = new LinkPush({ type: 'data', path, value });
     for (const s of this.sessions.values()) {
       const link = s.directLink(key);
-      if (link === undefined || !s.wantsData(link, path) || !this.allows(s.identity, 'read', path)) continue;
-      this.sendOnLink(s, link, push);
+      if (link === undefined || !s.wantsData(link, path) || !this.allows(s, 'read', path)) continue;
+      // A change wider than what the session may read goes out without the denied parts (its own copy).
+      const hidden = s.grants.deniedInside(path);
+      this.sendOnLink(s, link, hidden.length === 0 ? push : new LinkPush({ type: 'data', path, value: redactDenied(value, path, hidden) }));
     }
     if (this.table.publishesDataToServer || (this.serverUse.get(key) ?? 0) > 0) {
       this.options.toServer({ type: 'data', service: this.name, path, value });
     }
   }
 
-  /** The runner's authorization point for direct traffic: every request and push on a link asks it. */
-  allows(identity: Identity, action: Action, name?: string): boolean {
-    return this.options.authorizer.authorize(identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) }).allowed;
+  /**
+   * The runner's authorization point for direct traffic: every request and push on a link asks it. The
+   * session's grants (the server policy's decisions, the last received) first, then the runner's own
+   * authorizer, if it was given one.
+   */
+  allows(s: RunnerSession, action: Action, name?: string): boolean {
+    if (name !== undefined && s.grants.denial(action, name) !== undefined) return false;
+    return this.options.authorizer.authorize(s.identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) }).allowed;
   }
 
-  /** Like `allows`, but throws POLICY_DENIED. */
-  authorize(identity: Identity, action: Action, name?: string): void {
-    enforce(this.options.authorizer, identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) });
+  /** Like `allows`, but throws POLICY_DENIED with the server's wording. */
+  authorize(s: RunnerSession, action: Action, name?: string): void {
+    if (name !== undefined && s.grants.denial(action, name) !== undefined) {
+      this.log.warn({ audit: 'denied', identity: s.identity.name, action, service: this.name, name, session: s.id, route: 'direct' }, 'policy denied');
+      s.grants.enforce(action, name);
+    }
+    enforce(this.options.authorizer, s.identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) });
+  }
+
+  /** The server's decisions for a session changed (a condition flipped, the policy was reloaded). */
+  setGrants(sessionId: string, grants: SessionGrants): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) return;
+    s.grants = new GrantCheck(grants, this.nodePaths);
+    this.log.debug({ session: sessionId, denied: Object.keys(grants.denied) }, 'grants changed');
   }
 
   /**

@@ -1,6 +1,7 @@
 import { PeerwayError } from '../errors.js';
-import { RuntimeDataTree, cloneValue } from '../definition/runtime-data-tree.js';
-import { isPlainObject } from '../definition/values.js';
+import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
+import { GrantCheck } from '../policy/grants.js';
+import { redactDenied } from '../policy/redact.js';
 import { describeResource, parseResourceKey } from '../routing/route-table.js';
 import type { ChosenRoute, ClientProfile, RelayStats, ServiceListing, SessionAttached, SessionStarted, SubscriptionKind } from '../wire/messages.js';
 import type { Broker, Caller } from './broker.js';
@@ -8,17 +9,6 @@ import { BrokerSession, type SessionSink } from './broker-session.js';
 
 const NO_PROFILE: ClientProfile = { bearers: [], host: '', version: 0 };
 
-/** A copy of `value` (the runtime data at `path`) without the subtrees at `paths` (dot paths inside it). */
-function withoutSubtrees(value: unknown, path: string, paths: string[]): unknown {
-  const copy = cloneValue(value);
-  for (const p of paths) {
-    const steps = (path === '' ? p : p.slice(path.length + 1)).split('.');
-    let node: unknown = copy;
-    for (const step of steps.slice(0, -1)) node = isPlainObject(node) ? node[step] : undefined;
-    if (isPlainObject(node)) delete node[steps.at(-1)!];
-  }
-  return copy;
-}
 
 /**
  * The broker API as one caller uses it, whatever the front end: list, start and attach sessions, call,
@@ -59,15 +49,22 @@ export class BrokerClient {
   async start(service: string, profile: ClientProfile | undefined): Promise<SessionStarted> {
     const broker = this.broker;
     const entry = broker.lookup(service);
-    broker.authorize(this.caller.identity, 'describe', { service: entry.name });
+    broker.authorizeSession(this.caller.identity, entry.definition);
     if (broker.maxSessionsPerCaller > 0 && this.sessions.size >= broker.maxSessionsPerCaller) {
       throw new PeerwayError('LIMIT_EXCEEDED', `this connection already holds ${this.sessions.size} sessions, the most allowed; stop sessions you no longer use`, {
         details: { limit: broker.maxSessionsPerCaller },
       });
     }
     const id = broker.newSessionId();
+    const grants = broker.grantsFor(this.caller.identity, entry);
     const opened = await entry.hosted.openSession(
-      { session: id, service: entry.name, client: profile ?? NO_PROFILE, identity: this.caller.identity.name },
+      {
+        session: id,
+        service: entry.name,
+        client: profile ?? NO_PROFILE,
+        identity: this.caller.identity.name,
+        ...(Object.keys(grants.denied).length > 0 ? { grants } : {}),
+      },
       { timeoutMs: broker.relayTimeoutMs },
     );
     if (this.closed || broker.services.get(entry.name) !== entry) {
@@ -75,7 +72,7 @@ export class BrokerClient {
       entry.hosted.closeSession(id);
       throw new PeerwayError('SERVICE_GONE', `service ${entry.name} went away while the session was starting`);
     }
-    const session = new BrokerSession(id, entry, this.caller.identity, this.caller.label, this.sink, broker.authorizer);
+    const session = new BrokerSession(id, entry, this.caller.identity, this.caller.label, this.sink, new GrantCheck(grants, entry.nodePaths));
     for (const key of opened.serverRefused ?? []) session.refused.add(key);
     this.sessions.set(id, session);
     broker.add(session);
@@ -150,9 +147,10 @@ export class BrokerClient {
       this.relayable(s, table.dataKey(path));
       this.broker.authorize(s.identity, 'read', { service: s.service, name: path });
       s.subscribeData(path);
-      // Subtrees the session may only read directly are left out of the server's answer.
-      const hidden = table.dataKeysUnder(path).slice(1).filter((k) => s.refused.has(k));
-      return hidden.length === 0 ? s.entry.runtimeData.get(path) : withoutSubtrees(s.entry.runtimeData.get(path), path, hidden.map((k) => parseResourceKey(k).name));
+      // Subtrees the session may only read directly, or may not read at all, are left out of the answer.
+      const hidden = [...table.dataKeysUnder(path).slice(1).filter((k) => s.refused.has(k)).map((k) => parseResourceKey(k).name), ...s.grants.deniedInside(path)];
+      const snapshot = s.entry.runtimeData.get(path);
+      return hidden.length === 0 ? snapshot : redactDenied(snapshot, path, hidden);
     }
     throw new PeerwayError('PROTOCOL', `unknown subscription kind "${String(kind)}" (expected "event" or "data")`);
   }

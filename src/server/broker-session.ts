@@ -1,6 +1,8 @@
 import { pathsOverlap } from '../definition/path-overlap.js';
 import type { PeerwayError } from '../errors.js';
-import type { Authorizer, Identity } from '../policy/authorizer.js';
+import type { Identity } from '../policy/authorizer.js';
+import { GrantCheck } from '../policy/grants.js';
+import { redactDenied } from '../policy/redact.js';
 import { randomSecret, sameSecret } from '../policy/secret.js';
 import type { ChosenRoute } from '../wire/messages.js';
 import type { ServiceEntry, Subscriber } from './service-entry.js';
@@ -48,7 +50,8 @@ export class BrokerSession implements Subscriber {
     /** For listings and logs: the client's address and what it reported about itself. */
     readonly clientLabel: string,
     sink: SessionSink,
-    private readonly authorizer: Authorizer,
+    /** The policy's decisions for this session (recomputed when a condition flips or the policy is reloaded). */
+    public grants: GrantCheck = new GrantCheck(),
   ) {
     this.sinkNow = sink;
   }
@@ -129,15 +132,17 @@ export class BrokerSession implements Subscriber {
 
   pushEvent(name: string, args: Record<string, unknown>): boolean {
     const sink = this.sinkNow;
-    if (!sink || !this.authorizer.authorize(this.identity, 'subscribe', { service: this.entry.name, name }).allowed) return false;
+    if (!sink || this.grants.denial('subscribe', name) !== undefined) return false;
     sink.event(this.id, name, args);
     return true;
   }
 
+  /** A change the session may not read is never sent; one wider than what it may read goes without the denied parts. */
   pushData(path: string, value: unknown): boolean {
     const sink = this.sinkNow;
-    if (!sink || !this.authorizer.authorize(this.identity, 'read', { service: this.entry.name, name: path }).allowed) return false;
-    sink.data(this.id, path, value);
+    if (!sink || this.grants.denial('read', path) !== undefined) return false;
+    const hidden = this.grants.deniedInside(path);
+    sink.data(this.id, path, hidden.length === 0 ? value : redactDenied(value, path, hidden));
     return true;
   }
 

@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { PeerwayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import type { ServiceDefinition } from '../definition/model.js';
+import { pathsOverlap } from '../definition/path-overlap.js';
 import { allowAll, enforce, type Action, type Authorizer, type Identity, type Resource } from '../policy/authorizer.js';
+import { computeGrants, GrantCheck, sameGrants } from '../policy/grants.js';
+import type { SessionGrants } from '../wire/messages.js';
+import { AuditedAuthorizer } from './policy-audit.js';
 import type { RelayStats, ServiceListing } from '../wire/messages.js';
 import type { BrokerSession } from './broker-session.js';
 import type { HostedService } from './hosted-service.js';
@@ -26,7 +31,9 @@ export interface BrokerOptions {
   /** Sessions one caller may hold at once (default 1000). */
   maxSessionsPerCaller?: number;
   /** What `stats` adds about the process: its bounds and what they are doing. */
-  health?: () => Pick<RelayStats, 'limits' | 'health'>;
+  health?: () => Pick<RelayStats, 'limits' | 'health' | 'policy'>;
+  /** Told of each service as it registers (the policy reports on its names). */
+  registered?: (definition: ServiceDefinition) => void;
 }
 
 /**
@@ -41,23 +48,88 @@ export class Broker {
   readonly sessions = new Map<string, BrokerSession>();
   readonly relayTimeoutMs: number;
   readonly detachedSessionTtlMs: number;
-  readonly authorizer: Authorizer;
+  /** The authorization point (the policy, audited); `setAuthorizer` replaces what it asks. */
+  readonly authorizer: AuditedAuthorizer;
   readonly maxSessionsPerCaller: number;
+  /** Per service, the runtime-data paths the policy's conditions read. */
+  private dependencies = new Map<string, string[]>();
+  private refreshScheduled = false;
+  private lastRefresh = 0;
 
   constructor(options: BrokerOptions = {}) {
     this.log = options.logger ?? silentLogger();
     this.relayTimeoutMs = options.relayTimeoutMs ?? 60_000;
     this.detachedSessionTtlMs = options.detachedSessionTtlMs ?? 30_000;
-    this.authorizer = options.authorizer ?? allowAll;
+    this.authorizer = new AuditedAuthorizer(options.authorizer ?? allowAll, this.log);
+    this.indexDependencies();
     this.maxSessionsPerCaller = options.maxSessionsPerCaller ?? 1000;
     this.health = options.health;
+    this.registered = options.registered;
   }
+
+  private readonly registered: BrokerOptions['registered'];
 
   private readonly health: BrokerOptions['health'];
 
   /** The authorization point: throws POLICY_DENIED when `identity` may not `action` `resource`. */
   authorize(identity: Identity, action: Action, resource: Resource): void {
     enforce(this.authorizer, identity, action, resource);
+  }
+
+  /** POLICY_DENIED unless `identity` may start a session with the service. */
+  authorizeSession(identity: Identity, definition: ServiceDefinition): void {
+    const decision = this.authorizer.authorizeSession(identity, definition);
+    if (decision.allowed) return;
+    throw new PeerwayError('POLICY_DENIED', `${identity.name} may not start a session with ${definition.name}${decision.reason ? `: ${decision.reason}` : ''}`, {
+      details: { identity: identity.name, action: 'session', service: definition.name },
+    });
+  }
+
+  /** What the policy decides for one session, for the service's links and the server's own pushes. */
+  grantsFor(identity: Identity, entry: ServiceEntry): SessionGrants {
+    return computeGrants(this.authorizer.current, identity, entry.definition);
+  }
+
+  /**
+   * A new policy (reload): decisions come from it at once, and every session's grants are recomputed and
+   * sent to its service where they changed. Sessions are not dropped.
+   */
+  setAuthorizer(authorizer: Authorizer | undefined): void {
+    this.authorizer.replace(authorizer);
+    this.indexDependencies();
+    this.refreshGrants();
+  }
+
+  /**
+   * The server's copy of some runtime data changed: if the policy's conditions read it, decisions may have
+   * flipped. Grants are recomputed at most once per turn and per 50 ms, however fast the data moves.
+   */
+  dataChanged(service: string, path: string): void {
+    const watched = this.dependencies.get(service);
+    if (!watched?.some((p) => pathsOverlap(p, path)) || this.refreshScheduled) return;
+    this.refreshScheduled = true;
+    const wait = Math.max(0, this.lastRefresh + 50 - Date.now());
+    setTimeout(() => {
+      this.refreshScheduled = false;
+      this.refreshGrants();
+    }, wait).unref();
+  }
+
+  /** Recomputes every session's grants; a session whose grants changed tells its service. */
+  refreshGrants(): void {
+    this.lastRefresh = Date.now();
+    for (const s of this.sessions.values()) {
+      const grants = this.grantsFor(s.identity, s.entry);
+      if (sameGrants(grants, s.grants.grants)) continue;
+      s.grants = new GrantCheck(grants, s.entry.nodePaths);
+      s.entry.hosted.updateGrants(s.id, grants);
+      this.log.info({ session: s.id, service: s.service, identity: s.identity.name, denied: Object.keys(grants.denied) }, 'policy decisions changed');
+    }
+  }
+
+  private indexDependencies(): void {
+    this.dependencies = new Map();
+    for (const { service, path } of this.authorizer.dependencies()) this.dependencies.set(service, [...(this.dependencies.get(service) ?? []), path]);
   }
 
   /** Adds a service; DUPLICATE_SERVICE when the name is taken. `initialData` seeds the server's copy. */
@@ -70,8 +142,9 @@ export class Broker {
         `service ${hosted.name} is already registered (${existing.hosted.origin}); stop that one first or rename the service`,
       );
     }
-    const entry = new ServiceEntry(hosted, initialData);
+    const entry = new ServiceEntry(hosted, initialData, (path) => this.dataChanged(hosted.name, path));
     this.services.set(hosted.name, entry);
+    this.registered?.(hosted.definition);
     this.log.info({ service: hosted.name, origin: hosted.origin }, 'service registered');
     return entry;
   }

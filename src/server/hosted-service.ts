@@ -1,6 +1,6 @@
 import type { ServiceDefinition } from '../definition/model.js';
 import type { RequestOptions } from '../wire/channel.js';
-import type { ChosenRoute, OpenSession, SessionOpened } from '../wire/messages.js';
+import type { ChosenRoute, OpenSession, SessionGrants, SessionOpened } from '../wire/messages.js';
 
 /** What the server tells a service when a session opens: the `open` request without its id. */
 export type SessionOpening = Omit<OpenSession, 'type' | 'id'>;
@@ -19,6 +19,8 @@ export interface HostedService {
   /** The client opened its links; these are the routes it took. */
   sessionReady(session: string, routes: Record<string, ChosenRoute>, options: RequestOptions): Promise<void>;
   closeSession(session: string): void;
+  /** The policy's decisions for a session changed: a service with direct links enforces them from now on. */
+  updateGrants(session: string, grants: SessionGrants): void;
   /** The result, or a promise of it: an in-process method that answers at once needs no promise. */
   call(session: string, method: string, args: Record<string, unknown>, options: RequestOptions): unknown;
 }

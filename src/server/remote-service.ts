@@ -1,7 +1,7 @@
 import { PeerwayError } from '../errors.js';
 import type { ServiceDefinition } from '../definition/model.js';
 import type { Channel, RequestOptions } from '../wire/channel.js';
-import type { ChosenRoute, SessionOpened } from '../wire/messages.js';
+import type { ChosenRoute, SessionGrants, SessionOpened } from '../wire/messages.js';
 import type { HostedService, SessionOpening } from './hosted-service.js';
 
 /** A service hosted by a runner; the server reaches it over the runner's connection. */
@@ -33,6 +33,15 @@ export class RemoteService implements HostedService {
       this.runner.send({ type: 'close', session });
     } catch {
       // The runner is going away; its sessions are cleaned up by the disconnect handler.
+    }
+  }
+
+  updateGrants(session: string, grants: SessionGrants): void {
+    if (this.runner.closed) return;
+    try {
+      this.runner.send({ type: 'grants', session, grants });
+    } catch {
+      // The runner is going away; a session it still holds keeps the last grants until it is closed.
     }
   }
 

@@ -14,6 +14,8 @@ import { Broker } from './broker.js';
 import { serveClient } from './client-connection.js';
 import { InProcessService } from './in-process-service.js';
 import { serveRunner } from './runner-connection.js';
+import { Authenticator, type IdentityResolver } from './authentication.js';
+import { ServerPolicy } from './server-policy.js';
 
 /** One connection adapter of the server: where it listens and its bearer attributes (certificates for ssl, …). */
 export interface ListenSpec extends BearerAddress {
@@ -35,6 +37,16 @@ export interface ServerOptions {
   authorizer?: Authorizer;
   /** Bounds on every connection (README, "Limits and guarantees"); the rest keep their defaults. */
   limits?: Limits;
+  /**
+   * Who connects: tokens and certificate subjects to identities (the policy's). Without it every caller
+   * is `anonymous` and tokens are ignored.
+   */
+  identities?: IdentityResolver;
+  /**
+   * A policy file (YAML, docs/policy.md): its identities and decisions, loaded by `start()` (errors stop
+   * it) and reloaded on SIGHUP or when the file changes. Takes the place of `authorizer` and `identities`.
+   */
+  policyFile?: string;
 }
 
 /**
@@ -46,6 +58,7 @@ export class PeerwayServer {
   readonly log: Logger;
   readonly broker: Broker;
   readonly limits: Required<Limits>;
+  readonly authenticator: Authenticator;
   private readonly listeners: Listener[] = [];
   private readonly channels = new Set<Channel>();
   readonly peerName = `peerway-server/${process.pid}`;
@@ -53,13 +66,16 @@ export class PeerwayServer {
   constructor(private readonly options: ServerOptions) {
     this.log = options.logger ?? silentLogger();
     this.limits = resolveLimits(options.limits);
+    this.authenticator = new Authenticator(options.identities, this.log);
     partialFrames.limit = this.limits.maxPartialFrameBytes;
     this.broker = new Broker({
       maxSessionsPerCaller: this.limits.maxSessionsPerConnection,
       health: () => ({
         limits: { ...this.limits },
         health: { connections: this.channels.size, partialFrameBytes: partialFrames.held, ...pushCounters },
+        policy: { mode: this.policy?.current?.mode ?? 'none', ...this.broker.authorizer.counters },
       }),
+      registered: (definition) => this.policy?.report(definition),
       logger: this.log,
       ...(options.relayTimeoutMs !== undefined ? { relayTimeoutMs: options.relayTimeoutMs } : {}),
       ...(options.detachedSessionTtlMs !== undefined ? { detachedSessionTtlMs: options.detachedSessionTtlMs } : {}),
@@ -75,8 +91,20 @@ export class PeerwayServer {
     }
   }
 
-  /** Starts the in-process services (those not started yet), then every listener; resolves with the bound addresses. */
+  /** The policy file in force, when the server has one. */
+  policy: ServerPolicy | undefined;
+
+  /**
+   * Loads the policy file (when given), starts the in-process services (those not started yet), then every
+   * listener; resolves with the bound addresses.
+   */
   async start(): Promise<BearerAddress[]> {
+    if (this.options.policyFile) {
+      this.policy = new ServerPolicy(this.options.policyFile, this.broker, this.authenticator, this.log);
+      await this.policy.load();
+      for (const entry of this.broker.services.values()) this.policy.report(entry.definition);
+      this.policy.watch();
+    }
     for (const runtime of this.options.services ?? []) await runtime.start();
     for (const { attributes, ...address } of this.options.listen) {
       const bearer = getBearer(address.bearer);
@@ -91,6 +119,9 @@ export class PeerwayServer {
       where = formatBearerUrl(listener.address);
       this.listeners.push(listener);
       this.log.info({ address: where }, 'listening');
+      if (!this.policy && !this.options.authorizer && reachableFromOutside(listener.address)) {
+        this.log.warn({ address: where }, 'listening beyond this machine without an access policy: anyone who reaches this address may call, read and register anything (give --policy FILE)');
+      }
     }
     return this.addresses;
   }
@@ -101,6 +132,7 @@ export class PeerwayServer {
 
   /** Closes listeners and every connection; sessions end with a notice to their clients. */
   async stop(): Promise<void> {
+    this.policy?.stop();
     this.broker.endAll(new PeerwayError('SERVICE_GONE', 'the server is shutting down'));
     for (const c of this.channels) c.close('server shutting down');
     await Promise.all(this.listeners.map((l) => l.close()));
@@ -111,8 +143,15 @@ export class PeerwayServer {
   private async accept(connection: MessageConnection): Promise<void> {
     const label = `${connection.bearer.replace('connect.bearer.', '')}://${connection.remote}`;
     let accepted;
+    let identity = ANONYMOUS;
     try {
-      accepted = await acceptHandshake(connection, label, { roles: ['client', 'runner'], peer: this.peerName });
+      accepted = await acceptHandshake(connection, label, {
+        roles: ['client', 'runner'],
+        peer: this.peerName,
+        verify: async (hello) => {
+          identity = await this.authenticator.authenticate(hello, connection);
+        },
+      });
     } catch (err) {
       this.log.warn({ peer: label, reason: (err as Error).message }, 'connection refused');
       return;
@@ -121,7 +160,7 @@ export class PeerwayServer {
     channel.defaultTimeoutMs = this.broker.relayTimeoutMs;
     channel.configure(this.limits);
     this.channels.add(channel);
-    const caller = { identity: ANONYMOUS, label: hello.agent ? `${label} (${hello.agent})` : label };
+    const caller = { identity, label: hello.agent ? `${label} (${hello.agent})` : label };
     const handlers =
       hello.role === 'runner' ? serveRunner(this.broker, channel, caller, this.limits.maxDefinitionBytes) : serveClient(this.broker, channel, caller, this.limits);
     channel.setHandlers({
@@ -135,4 +174,11 @@ export class PeerwayServer {
     });
     this.log.debug({ peer: label, role: hello.role, agent: hello.agent }, 'connection accepted');
   }
+}
+
+/** Whether a listener can be reached from other machines (not loopback, not a Unix socket or memory name). */
+function reachableFromOutside(address: BearerAddress): boolean {
+  const host = address.host;
+  if (host === undefined) return false;
+  return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
 }

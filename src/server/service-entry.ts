@@ -3,6 +3,7 @@ import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { RelayCounters } from '../wire/messages.js';
 import type { HostedService } from './hosted-service.js';
+import { dataPaths } from '../policy/grants.js';
 
 /** A session as a service's fan-out sees it: what it wants, and how to hand it a push. */
 export interface Subscriber {
@@ -26,12 +27,18 @@ export class ServiceEntry {
   /** Used to tell which runtime-data resource a change belongs to (sessions may take it directly). */
   readonly routeTable: RouteTable;
 
+  /** Every runtime-data path of the definition: the policy decides reads per path. */
+  readonly nodePaths: ReadonlySet<string>;
+
   constructor(
     readonly hosted: HostedService,
     initialData?: unknown,
+    /** Told of every runtime-data update, after the copy took it (policy conditions read the copy). */
+    private readonly onData: (path: string) => void = () => undefined,
   ) {
     this.runtimeData = new RuntimeDataTree(hosted.definition);
     this.routeTable = new RouteTable(hosted.definition, '');
+    this.nodePaths = new Set(dataPaths(hosted.definition.runtimeData));
     if (initialData !== undefined && initialData !== null) this.runtimeData.apply('', initialData);
   }
 
@@ -55,6 +62,7 @@ export class ServiceEntry {
   publishData(path: string, value: unknown): void {
     this.counters.dataIn++;
     this.runtimeData.apply(path, value);
+    this.onData(path);
     const key = this.routeTable.dataKey(path);
     for (const s of this.sessions) {
       if (s.wantsData(path, key) && s.pushData(path, value)) this.counters.dataOut++;

@@ -43,6 +43,12 @@ export interface MessageConnection {
    * us hold. The protocol engine bounds it (LIMIT_EXCEEDED) and push paths coalesce above a soft limit.
    */
   readonly queuedBytes: number;
+  /**
+   * On TLS connections, the subject of the certificate the peer presented, when it was verified against
+   * the configured CA (`{ CN: 'diagnostics', O: 'Acme' }`); undefined otherwise. Certificate identities
+   * of the access policy are read from it.
+   */
+  readonly peerCertificateSubject?: Readonly<Record<string, string | string[]>>;
   /** Closes after flushing what was queued; handlers.close fires once. */
   close(reason?: string): void;
   readonly closed: boolean;

@@ -75,8 +75,11 @@ export interface AcceptOptions {
   /** Name announced in the welcome. */
   peer: string;
   timeoutMs?: number;
-  /** Extra check (e.g. the link token); throw a PeerwayError to refuse. */
-  verify?(hello: Hello): void;
+  /**
+   * Extra check (a link token, the caller's credentials); throw (or reject) with a PeerwayError to refuse.
+   * May take its time (a refusal delayed to slow a guesser): what the peer sends meanwhile is held.
+   */
+  verify?(hello: Hello): void | Promise<void>;
 }
 
 /**
@@ -115,18 +118,24 @@ export function acceptHandshake(connection: MessageConnection, peerLabel: string
         refuse(new PeerwayError('PROTOCOL', `role "${shown(m.role)}" is not accepted here; expected ${options.roles.map((r) => `"${r}"`).join(' or ')}`));
         return;
       }
+      // What follows the hello (maybe in the same packet) waits for the check, then for the handlers.
+      channel.hold();
+      const welcome = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        channel.send({ type: 'welcome', version: PROTOCOL_VERSION, peer: options.peer });
+        resolve({ channel, hello: m });
+      };
+      let verdict: void | Promise<void>;
       try {
-        options.verify?.(m);
+        verdict = options.verify?.(m);
       } catch (err) {
         refuse(PeerwayError.from(err, 'UNAUTHORIZED'));
         return;
       }
-      done = true;
-      clearTimeout(timer);
-      // What follows the hello (maybe in the same packet) waits for the handlers of the peer's role.
-      channel.hold();
-      channel.send({ type: 'welcome', version: PROTOCOL_VERSION, peer: options.peer });
-      resolve({ channel, hello: m });
+      if (verdict instanceof Promise) verdict.then(welcome, (err: unknown) => refuse(PeerwayError.from(err, 'UNAUTHORIZED')));
+      else welcome();
     });
     channel.start({
       close: (info) => {

@@ -124,6 +124,16 @@ export interface RegisterServices {
   services: { name: string; xml: string; file: string; data?: unknown }[];
 }
 
+/**
+ * What the server's policy decided for one session, for the service to enforce on its direct links:
+ * only the denials, keyed `call:METHOD`, `subscribe:EVENT`, `read:PATH` (every method, event and
+ * runtime-data path of the definition that is denied), each with the reason to report (identity, action,
+ * statement). An empty map allows everything.
+ */
+export interface SessionGrants {
+  denied: Record<string, string>;
+}
+
 /** Server → runner: a client starts a session with one of the runner's services. */
 export interface OpenSession {
   type: 'open';
@@ -133,6 +143,8 @@ export interface OpenSession {
   client: ClientProfile;
   /** Who the client is, as the server authenticated it: the service sees it in every call's context. */
   identity?: string;
+  /** The policy's decisions for this session (absent: allow everything); updated later by `grants` pushes. */
+  grants?: SessionGrants;
 }
 
 export interface Stats {
@@ -188,6 +200,13 @@ export interface DataPush {
 export interface CloseSession {
   type: 'close';
   session: string;
+}
+
+/** Server → runner: the policy's decisions for a session changed (a condition flipped, the policy was reloaded). */
+export interface GrantsChanged {
+  type: 'grants';
+  session: string;
+  grants: SessionGrants;
 }
 
 /** Server → client: the session ended without the client asking (service gone, server shutting down). */
@@ -251,6 +270,8 @@ export interface RelayStats {
   limits?: Record<string, number>;
   /** What those bounds are doing: open connections, bytes of partial frames held, slow consumers dropped, runtime-data pushes coalesced. */
   health?: { connections: number; partialFrameBytes: number; slowConsumersClosed: number; coalesced: number };
+  /** The access policy in force (`none` without one) and its denials: refused, and let through in notify mode. */
+  policy?: { mode: 'enforced' | 'notify' | 'none'; denied: number; wouldDeny: number };
 }
 
 /** The `open` reply (runner → server): routing instructions when the service routes anything directly. */
@@ -294,7 +315,7 @@ export type Request = ProtocolRequests[RequestType]['request'];
 /** The value the reply to a request of kind `K` carries. */
 export type ReplyTo<K extends RequestType> = ProtocolRequests[K]['reply'];
 
-export type Push = EventPush | DataPush | CloseSession | SessionEnded;
+export type Push = EventPush | DataPush | CloseSession | SessionEnded | GrantsChanged;
 export type PushType = Push['type'];
 
 export type Message = Hello | Welcome | Reply | ErrorMessage | Request | Push;
@@ -304,7 +325,7 @@ export type Message = Hello | Welcome | Reply | ErrorMessage | Request | Push;
 const REQUEST_KINDS: Record<RequestType, true> = {
   list: true, start: true, attach: true, stop: true, ready: true, call: true, subscribe: true, unsubscribe: true, stats: true, register: true, open: true, ping: true,
 };
-const PUSH_KINDS: Record<PushType, true> = { event: true, data: true, close: true, ended: true };
+const PUSH_KINDS: Record<PushType, true> = { event: true, data: true, close: true, ended: true, grants: true };
 export const REQUEST_TYPES = Object.keys(REQUEST_KINDS) as RequestType[];
 export const PUSH_TYPES = Object.keys(PUSH_KINDS) as PushType[];
 export const CONTROL_TYPES: readonly Message['type'][] = ['hello', 'welcome', 'reply', 'error'];
