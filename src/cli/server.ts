@@ -1,9 +1,11 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { BearerAddress } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer, parseBearerUrl } from '../bearer/registry.js';
 import { PeerwayError } from '../errors.js';
 import { formatHost } from '../bearer/tcp.js';
 import { PeerwayServer, type ListenSpec } from '../server/server.js';
+import type { HttpGateway } from '../http/gateway.js';
+import { startHttpGateway } from '../http/http-server.js';
 import { adaptersOf, listenersOf, loadPeerwayConfig } from '../server/server-config.js';
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
@@ -18,6 +20,8 @@ interface ServerCliOptions extends LimitCliOptions {
   maxMessageBytes?: number;
   relayTimeout: number;
   policy?: string;
+  http?: { host: string; port: number };
+  httpOrigin?: string[];
   logLevel: string;
   logFormat: string;
 }
@@ -34,6 +38,8 @@ export function serverCommand(setExit: (code: number) => void): Command {
     .option('--service <file.xml>', 'load an in-process service (its implementation is the sibling .js/.mjs/.ts file), repeatable', collect<string>)
     .option('--max-message-bytes <n>', 'largest message accepted on any connection', positiveIntArg)
     .option('--relay-timeout <ms>', 'time a runner has to answer a relayed call', positiveIntArg, 60_000)
+    .option('--http <[host:]port>', 'serve the HTTP API, the browser WebSocket and the inspector page here (host 127.0.0.1 unless given; 0 picks a free port)', httpAddressArg)
+    .option('--http-origin <origin>', 'a web origin (https://hmi.example:8443) allowed to open the browser WebSocket besides the page\'s own, repeatable', collect<string>)
     .option('--policy <file.yaml>', 'access policy: identities (tokens, certificates) and who may register, describe, call, subscribe and read what (docs/policy.md); reloaded on SIGHUP or when the file changes')
     .addHelpText('after', '\nPrints "listening BEARER ADDRESS" on stdout for each address once ready (HOST:PORT, HOST:PORT/PATH for ws, the socket for local).\nStops cleanly on Ctrl-C.');
   addLimitOptions(cmd, 'server');
@@ -43,6 +49,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
     guardServiceFaults(log);
     const runtimes: ServiceRuntime[] = [];
     let server: PeerwayServer | undefined;
+    let gateway: HttpGateway | undefined;
     try {
       const config = opts.config ? await loadPeerwayConfig(opts.config, 'server') : undefined;
       const attributes = adaptersOf(config);
@@ -74,7 +81,13 @@ export function serverCommand(setExit: (code: number) => void): Command {
       for (const a of await server.start()) {
         await printLine(`listening ${a.bearer} ${describeAddress(a)}`);
       }
+      if (opts.http) {
+        gateway = await startHttpGateway(server, { ...opts.http, ...(opts.httpOrigin ? { origins: opts.httpOrigin } : {}) });
+        const { host, port } = gateway.boundAddress;
+        await printLine(`listening http ${formatHost(host)}:${port}`);
+      }
     } catch (err) {
+      await gateway?.stop();
       await server?.stop();
       await Promise.all(runtimes.map((r) => r.stop()));
       setExit(reportError('server', err));
@@ -82,6 +95,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
     }
     const signal = await untilSignal();
     log.info({ signal }, 'stopping');
+    await gateway?.stop();
     await server.stop();
     await Promise.all(runtimes.map((r) => r.stop()));
     setExit(EXIT_OK);
@@ -94,4 +108,12 @@ function describeAddress(a: BearerAddress): string {
   if (a.host !== undefined) return `${formatHost(a.host)}:${a.port}${a.path ?? ''}`;
   const path = a.path ?? '';
   return path.startsWith('\0') ? `@${path.slice(1)}` : path;
+}
+
+/** `--http`: `PORT`, `HOST:PORT` or `[IPV6]:PORT`; the host defaults to 127.0.0.1 (this machine only). */
+function httpAddressArg(value: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(value.trim());
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new InvalidArgumentError(`expected [HOST:]PORT, e.g. 127.0.0.1:8080 or 8080, got "${value}"`);
+  return { host: m[1] ? m[1].replace(/^\[|\]$/g, '') : '127.0.0.1', port };
 }

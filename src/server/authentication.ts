@@ -43,23 +43,32 @@ export class Authenticator {
     this.resolver = resolver;
   }
 
-  async authenticate(hello: Hello, connection: MessageConnection): Promise<Identity> {
-    const resolver = this.resolver;
-    if (!resolver) return ANONYMOUS; // no policy: everyone is anonymous, a token changes nothing
+  /** The identity of a binary-protocol peer: the token of its hello, the certificate of its connection. */
+  authenticate(hello: Hello, connection: MessageConnection): Promise<Identity> {
     const credentials: Credentials = {};
     if (hello.token !== undefined) credentials.token = hello.token;
     if (connection.peerCertificateSubject) credentials.certificateSubject = connection.peerCertificateSubject;
+    return this.identify(credentials, connection.remote, hello.role);
+  }
+
+  /**
+   * The identity behind `credentials` presented from `remote` (`HOST:PORT`; the port is ignored for the
+   * brake on guessing). `how` says how it connected, for the log and the refusal.
+   */
+  async identify(credentials: Credentials, remote: string, how: string): Promise<Identity> {
+    const resolver = this.resolver;
+    if (!resolver) return ANONYMOUS; // no policy: everyone is anonymous, a token changes nothing
     const identity = resolver.identify(credentials);
-    const address = connection.remote.replace(/:\d+$/, '');
+    const address = remote.replace(/:\d+$/, '');
     if (identity) {
       this.failures.delete(address);
       return identity;
     }
     const delay = this.recordFailure(address);
-    this.log.warn({ peer: connection.remote, role: hello.role, delayMs: delay }, 'unknown token refused');
+    this.log.warn({ peer: remote, role: how, delayMs: delay }, 'unknown token refused');
     if (delay > 0) await sleep(delay);
-    throw new PeerwayError('UNAUTHORIZED', 'the token presented is not one the server knows: check --token (or PEERWAY_TOKEN) against the identities of the server policy', {
-      details: { role: hello.role },
+    throw new PeerwayError('UNAUTHORIZED', 'the token presented is not one the server knows: check --token (or PEERWAY_TOKEN, or the Bearer token) against the identities of the server policy', {
+      details: { role: how },
     });
   }
 
