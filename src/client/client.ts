@@ -184,7 +184,7 @@ export class PeerwayClient extends EventEmitter {
     this.sessions.set(session.id, session);
     try {
       if (reply.routing) await this.followRouting(session, reply.routing);
-      await channel.request({ type: 'ready', session: session.id, routes: session.chosenRoutes }, options);
+      await channel.request({ type: 'ready', session: session.id, routes: session.chosenRoutes, ...(session.warnings.length > 0 ? { warnings: session.warnings } : {}) }, options);
     } catch (err) {
       // The session never became usable: tell the server so the service drops it too.
       await session.stop().catch(() => undefined);

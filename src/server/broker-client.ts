@@ -103,9 +103,10 @@ export class BrokerClient {
   }
 
   /** The client opened its links: these are the routes it took (information for relaying, never authority). */
-  async ready(id: string, routes: Record<string, ChosenRoute> | undefined): Promise<void> {
+  async ready(id: string, routes: Record<string, ChosenRoute> | undefined, warnings?: unknown): Promise<void> {
     const s = this.session(id);
     s.setRoutes(routes ?? {});
+    if (Array.isArray(warnings)) s.warnings = warnings.filter((w): w is string => typeof w === 'string').slice(0, 20).map((w) => w.slice(0, 500));
     await s.entry.hosted.sessionReady(s.id, s.routes, { timeoutMs: this.broker.relayTimeoutMs });
   }
 

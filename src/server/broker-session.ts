@@ -28,6 +28,8 @@ export class BrokerSession implements Subscriber {
   readonly startedAt = new Date();
   /** The routes the client took (resource key → route); absent keys use the server. */
   routes: Record<string, ChosenRoute> = {};
+  /** The client's warnings about its routes (at most 20, each cut to 500 characters), for listings. */
+  warnings: string[] = [];
   /** Secret the client presents to attach this session to another connection. */
   readonly resume = randomSecret(18);
   private allEvents = false;

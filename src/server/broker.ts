@@ -13,6 +13,21 @@ import type { BrokerSession } from './broker-session.js';
 import type { HostedService } from './hosted-service.js';
 import { ServiceEntry } from './service-entry.js';
 
+/** One session as `/api/sessions` and the inspector show it. */
+export interface SessionListing {
+  session: string;
+  service: string;
+  identity: string;
+  /** The client's address and agent. */
+  client: string;
+  startedAt: string;
+  /** Whether a front end is attached (false while its connection is lost and it may come back). */
+  attached: boolean;
+  /** Per resource key (`method:NAME`, `event:NAME`, `data:PATH`): the route the client took. */
+  routes: Record<string, { linkType: 'direct' | 'server'; link?: string; bearer?: string }>;
+  warnings: string[];
+}
+
 /** Who is asking: the authenticated identity and, for logs and listings, where from. */
 export interface Caller {
   identity: Identity;
@@ -198,6 +213,31 @@ export class Broker {
       services[name] = { location: e.hosted.location, sessions: e.sessions.size, ...e.counters };
     }
     return { services, sessions: this.sessions.size, ...this.health?.() };
+  }
+
+  /** The sessions of the services `identity` may see, with the routes their clients took. */
+  listSessions(identity: Identity): SessionListing[] {
+    const out: SessionListing[] = [];
+    for (const s of this.sessions.values()) {
+      if (!this.authorizer.current.authorize(identity, 'describe', { service: s.service }).allowed) continue;
+      const routes: SessionListing['routes'] = {};
+      for (const key of s.entry.routeTable.keys()) {
+        const r = s.routes[key];
+        if (r?.linkType !== 'direct') routes[key] = { linkType: 'server' };
+        else routes[key] = { linkType: 'direct', ...(r.link ? { link: r.link } : {}), ...(r.link && s.entry.routeTable.links.get(r.link) ? { bearer: s.entry.routeTable.links.get(r.link)!.bearer } : {}) };
+      }
+      out.push({
+        session: s.id,
+        service: s.service,
+        identity: s.identity.name,
+        client: s.clientLabel,
+        startedAt: s.startedAt.toISOString(),
+        attached: s.sink !== undefined,
+        routes,
+        warnings: [...s.warnings],
+      });
+    }
+    return out;
   }
 
   newSessionId(): string {

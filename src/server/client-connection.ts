@@ -36,7 +36,7 @@ export function serveClient(broker: Broker, channel: Channel, caller: Caller, li
       stats: () => client.stats(),
       start: (m) => client.start(m.service, m.client),
       attach: (m) => client.attach(m.session, m.resume),
-      ready: (m) => client.ready(m.session, m.routes),
+      ready: (m) => client.ready(m.session, m.routes, m.warnings),
       stop: (m) => client.stop(m.session),
       call: (m) => client.call(m.session, m.method, m.args),
       subscribe: (m) => client.subscribe(m.session, m.kind, m.name),

@@ -15,6 +15,8 @@ export interface HostedService {
   readonly location: 'in-process' | 'remote';
   /** Where it runs, for listings (`in-process`, or the runner's address). */
   readonly origin: string;
+  /** The bearer of the built-in `reliable` link: the one its runner reached the server with. */
+  readonly reliableBearer?: string;
   openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened>;
   /** The client opened its links; these are the routes it took. */
   sessionReady(session: string, routes: Record<string, ChosenRoute>, options: RequestOptions): Promise<void>;

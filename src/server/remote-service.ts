@@ -18,6 +18,10 @@ export class RemoteService implements HostedService {
     return this.definition.name;
   }
 
+  get reliableBearer(): string {
+    return this.runner.connection.bearer;
+  }
+
   async openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened> {
     const reply = (await this.runner.request({ type: 'open', ...opening }, this.relayed(options))) as SessionOpened | undefined;
     return reply ?? {};

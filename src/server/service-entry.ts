@@ -37,7 +37,7 @@ export class ServiceEntry {
     private readonly onData: (path: string) => void = () => undefined,
   ) {
     this.runtimeData = new RuntimeDataTree(hosted.definition);
-    this.routeTable = new RouteTable(hosted.definition, '');
+    this.routeTable = new RouteTable(hosted.definition, hosted.reliableBearer ?? '');
     this.nodePaths = new Set(dataPaths(hosted.definition.runtimeData));
     if (initialData !== undefined && initialData !== null) this.runtimeData.apply('', initialData);
   }

@@ -174,6 +174,11 @@ export interface SessionReady {
   session: string;
   /** Resource key (`method:NAME`, `event:NAME`, `data:PATH`) → route; resources not listed use the server. */
   routes: Record<string, ChosenRoute>;
+  /**
+   * What went wrong choosing them (a link that could not be opened, a required bearer missing), as the
+   * client words it: information for the server's session listing (the inspector shows it).
+   */
+  warnings?: string[];
 }
 
 // ---- pushes (no id) -------------------------------------------------------------------------------
