@@ -1,9 +1,12 @@
 import type { PeerwayServer } from '../server/server.js';
 import { apiRoutes } from './api-routes.js';
+import { browserSocket } from './browser-socket.js';
+import { inspectorRoutes } from './inspector-routes.js';
+import { kanziRoutes } from './kanzi-routes.js';
 import { HttpGateway, type GatewayModule } from './gateway.js';
 
 /** Every part of the gateway, in registration order. */
-export const GATEWAY_MODULES: readonly GatewayModule[] = [apiRoutes];
+export const GATEWAY_MODULES: readonly GatewayModule[] = [apiRoutes, kanziRoutes, browserSocket, inspectorRoutes];
 
 export interface HttpOptions {
   /** Default 127.0.0.1: other machines only when the operator names another address. */

@@ -1,5 +1,19 @@
 import { PeerwayError } from '../errors.js';
-import type { Channel } from './channel.js';
+
+/**
+ * Where an outbox sends: a Channel, or any other connection that can say how much it has not written
+ * yet (a browser WebSocket, a Server-Sent Events stream).
+ */
+export interface PushTarget {
+  readonly closed: boolean;
+  /** Bytes accepted but not yet written to the peer. */
+  readonly queuedBytes: number;
+  /** Who is on the other end, for the slow-consumer message. */
+  readonly peerLabel: string;
+  sendEncoded(bytes: Uint8Array): void;
+  /** Closes the connection with this error. */
+  fail(error: PeerwayError): void;
+}
 
 /** How much a subscriber that does not keep up may hold back (README, "Limits and guarantees"). */
 export interface PushLimits {
@@ -29,7 +43,7 @@ export class PushOutbox {
   private heldBytes = 0;
 
   constructor(
-    private readonly channel: Channel,
+    private readonly channel: PushTarget,
     private readonly limits: PushLimits = DEFAULT_PUSH_LIMITS,
     /** A push the connection refused (above its message limit, say); dropped either way. */
     private readonly onDropped: (error: PeerwayError) => void = () => undefined,
