@@ -86,7 +86,7 @@ export class BenchContext {
   }
 
   /** Environment of Peerway processes: quiet logs (per-session info lines would cost server CPU), optional profiling. */
-  private env(role: string): NodeJS.ProcessEnv {
+  env(role: string): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { PEERWAY_LOG_LEVEL: 'warn' };
     if (this.cpuProfDir) {
       // Node 20 refuses --cpu-prof in NODE_OPTIONS, and startPeerway runs bin/peerway without node flags,

@@ -20,9 +20,10 @@ import { codec } from './scenarios/codec.js';
 import { sessionStart } from './scenarios/session-start.js';
 import { scale } from './scenarios/scale.js';
 import { serverCpu } from './scenarios/server-cpu.js';
+import { policyCost } from './scenarios/policy.js';
 
 /** Every scenario, in the order they run and print. */
-export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu];
+export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost];
 
 /** The options of the bench (`npm run bench -- …`, parsed in bench/main.ts). */
 export interface BenchOptions {
