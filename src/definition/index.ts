@@ -15,5 +15,6 @@ export {
   type TypeScope,
 } from './values.js';
 export { parseTextValue, fromJsonValue, toJsonValue } from './value-text.js';
+export { definitionToJson, typeName, type DefinitionJson, type FieldJson, type RuntimeDataJson } from './definition-json.js';
 export { RuntimeDataTree, findRuntimeDataNode, cloneValue } from './runtime-data-tree.js';
 export { closestMatch, didYouMean } from './did-you-mean.js';

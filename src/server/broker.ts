@@ -188,6 +188,13 @@ export class Broker {
     return entry;
   }
 
+  /** The definition of a service `identity` may describe (SERVICE_NOT_FOUND, POLICY_DENIED otherwise). */
+  definitionFor(identity: Identity, name: string): ServiceDefinition {
+    const entry = this.lookup(name);
+    this.authorize(identity, 'describe', { service: name });
+    return entry.definition;
+  }
+
   /** The services `identity` may see. */
   listServices(identity: Identity): ServiceListing[] {
     const out: ServiceListing[] = [];
