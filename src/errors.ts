@@ -70,10 +70,18 @@ export class PeerwayError extends Error {
     return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
   }
 
-  /** Rebuilds an error received on the wire; an unknown code (newer peer) becomes INTERNAL but keeps the text. */
-  static fromWire(e: WireError): PeerwayError {
-    const code = isErrorCode(e.code) ? e.code : 'INTERNAL';
-    return new PeerwayError(code, e.message, e.details ? { details: e.details } : {});
+  /**
+   * Rebuilds an error received on the wire. It is a peer's value, so nothing about it is trusted: an
+   * unknown code string (a newer peer) becomes INTERNAL but keeps the text; a missing or non-string code,
+   * or a body that is not a map, is PROTOCOL (the peer broke the protocol); a message that is not a string
+   * is replaced by a placeholder (never String() of a peer's value); details are kept only when a map.
+   */
+  static fromWire(e: unknown): PeerwayError {
+    const wire: Partial<Record<keyof WireError, unknown>> = isPlainMap(e) ? e : {};
+    const code: ErrorCode = isErrorCode(wire.code) ? wire.code : typeof wire.code === 'string' ? 'INTERNAL' : 'PROTOCOL';
+    const message =
+      typeof wire.message === 'string' ? wire.message : isPlainMap(e) ? 'the peer sent an error without a readable message' : 'the peer sent an error message without an error body';
+    return new PeerwayError(code, message, isPlainMap(wire.details) ? { details: wire.details } : {});
   }
 }
 
@@ -81,6 +89,11 @@ export interface WireError {
   code: string;
   message: string;
   details?: Record<string, unknown>;
+}
+
+/** A map as a peer's decoded message carries one: a non-null object that is not an array or a byte string. */
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
 export function isErrorCode(code: unknown): code is ErrorCode {

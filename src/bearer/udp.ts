@@ -249,9 +249,33 @@ export class UdpConnection implements MessageConnection {
     this.end({ reason });
   }
 
-  /** @internal Called by the bearer for each datagram from this peer. */
+  /**
+   * @internal Called by the bearer for each datagram from this peer, from the socket's 'message' event:
+   * nothing may escape it (a throw there is the process's uncaught exception). Whatever the handlers throw
+   * while a message is delivered ends this connection with the error, as a stream connection's does.
+   */
   receive(kind: number, sequence: number, payload: Buffer): void {
     if (this.ended) return;
+    try {
+      this.receiveDatagram(kind, sequence, payload);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** @internal Ends this connection because of `err`, telling the peer (CLOSE) and the handlers why. */
+  fail(err: unknown): void {
+    if (this.ended) return;
+    const error = PeerwayError.from(err, 'PROTOCOL');
+    try {
+      this.raw(UdpKind.CLOSE, 0);
+    } catch {
+      // The socket is gone already: the peer learns it by its idle timeout.
+    }
+    this.end({ reason: `connection to ${this.remote} failed: ${error.message}`, error });
+  }
+
+  private receiveDatagram(kind: number, sequence: number, payload: Buffer): void {
     this.lastReceived = Date.now();
     if (kind === UdpKind.CLOSE) this.end({ reason: 'closed by peer' });
     if (kind === UdpKind.KEEPALIVE) this.counters.keepalives++;
@@ -444,7 +468,12 @@ export const udpBearer: Bearer = {
         );
         connections.set(key, { nonce, connection });
         reply();
-        onConnection(connection);
+        try {
+          onConnection(connection);
+        } catch (err) {
+          // The listener's owner threw taking the connection: that connection ends, the listener goes on.
+          connection.fail(err);
+        }
         return;
       }
       if (!header || !known) {

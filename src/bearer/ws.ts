@@ -42,7 +42,12 @@ export class WsConnection implements MessageConnection {
         this.abort(new PeerwayError('PROTOCOL', `${remote} sent a text WebSocket message; ${WS_ID} carries binary messages only`), 1003);
         return;
       }
-      this.delivery.message(data);
+      // As in StreamConnection: what a handler throws ends this connection with the error, not the process.
+      try {
+        this.delivery.message(data);
+      } catch (err) {
+        this.abort(PeerwayError.from(err, 'PROTOCOL'));
+      }
     });
     ws.on('error', (err: Error & { code?: string }) => {
       this.closeInfo ??=

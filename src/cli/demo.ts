@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { connect, type PeerwayClient } from '../client/client.js';
 import type { DataChange, ServiceEvent } from '../client/session.js';
@@ -8,8 +8,16 @@ import { startPeerway, type PeerwayProcess } from './peerway-process.js';
 
 const examples = (name: string) => fileURLToPath(new URL(`../../examples/${name}`, import.meta.url));
 
+/** `--http-port`: 0 (a free port) to 65535. */
+function portArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return n;
+}
+
 interface DemoCliOptions {
   duration?: number;
+  httpPort: number;
 }
 
 /**
@@ -20,6 +28,7 @@ export function demoCommand(setExit: (code: number) => void): Command {
   return new Command('demo')
     .description('start a server, a runner and a client, and show them working together (Ctrl-C stops)')
     .option('--duration <ms>', 'stop by itself after this long', positiveIntArg)
+    .option('--http-port <port>', 'port of the inspector page on 127.0.0.1 (default: a free one, printed)', portArg, 0)
     .action(async (opts: DemoCliOptions) => {
       const children: PeerwayProcess[] = [];
       let client: PeerwayClient | undefined;
@@ -29,11 +38,13 @@ export function demoCommand(setExit: (code: number) => void): Command {
       try {
         const say = (text: string) => printLine(text);
         await say('Peerway demo: starting a server with the in-process service Vehicle…');
-        const server = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0', '--service', examples('vehicle.xml')], { ownProcessGroup: true });
+        const server = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0', '--service', examples('vehicle.xml'), '--http', `127.0.0.1:${opts.httpPort}`], { ownProcessGroup: true });
         children.push(server);
         const [, address] = await server.waitFor(/listening connect\.bearer\.tcp (\S+)/);
         const url = `tcp://${address}`;
         await say(`  server listening on ${url}`);
+        const [, inspector] = await server.waitFor(/^listening http (\S+)$/m);
+        await say(`  inspector: http://${inspector}/ (open it in a browser: services, live runtime data, call forms, sessions and their routes)`);
         await say('Starting a runner that hosts the remote service Climate…');
         const runner = startPeerway(['runner', '--server', url, examples('climate.xml')], { ownProcessGroup: true });
         children.push(runner);
@@ -68,7 +79,7 @@ export function demoCommand(setExit: (code: number) => void): Command {
         await vehicle.onEvent('gearChanged', showEvent('Vehicle'));
         await say(`Calling Vehicle.getVin() → ${JSON.stringify(await vehicle.call('getVin'))}`);
         await say(`Calling Vehicle.setGear(gear="D") → ${JSON.stringify(await vehicle.call('setGear', { gear: 'D' }))}`);
-        await say(opts.duration ? `Running for ${opts.duration} ms…` : 'Live updates follow. Press Ctrl-C to stop.');
+        await say(opts.duration ? `Running for ${opts.duration} ms…` : `Live updates follow (the inspector at http://${inspector}/ shows them too). Press Ctrl-C to stop.`);
 
         const stopAfter = opts.duration ? new Promise<void>((r) => setTimeout(r, opts.duration).unref()) : new Promise<void>(() => {});
         await Promise.race([signalled, stopAfter]);

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { ANONYMOUS, type Identity } from '../policy/authorizer.js';
 import type { Authenticator } from '../server/authentication.js';
 import type { Broker } from '../server/broker.js';
+import type { PushLimits } from '../wire/push-outbox.js';
 import { HttpCallers } from './http-callers.js';
 
 export interface GatewayOptions {
@@ -15,7 +16,12 @@ export interface GatewayOptions {
   log: Logger;
   /** Origins (besides the page's own) allowed to open the browser WebSocket `/ws`. */
   origins?: string[];
+  /** How far a slow subscriber (an event stream, a browser socket) may fall behind; the server's `--soft-queued-bytes`, `--max-held-bytes`. */
+  pushLimits?: PushLimits;
 }
+
+/** How long stop() lets requests in progress finish before it cuts their connections. */
+const STOP_GRACE_MS = 1000;
 
 /** What the route modules get: the broker API, who is calling, and the shared pieces. */
 export interface GatewayContext {
@@ -109,7 +115,13 @@ export class HttpGateway {
 
   async stop(): Promise<void> {
     this.callers.close();
+    // close() waits for every connection, and one that never sent a request (the spare connection fetch
+    // opens after an abort, a browser's preconnect) is not idle to Node: it would hold the stop until its
+    // headers timeout. What is still open after a short grace is cut.
+    const cut = setTimeout(() => this.app.server.closeAllConnections(), STOP_GRACE_MS);
+    cut.unref();
     await this.app.close();
+    clearTimeout(cut);
   }
 
   /** `Authorization: Bearer TOKEN` names the identity; none is anonymous; an unknown one is refused (401). */

@@ -25,6 +25,7 @@ export async function startHttpGateway(server: PeerwayServer, options: HttpOptio
       broker: server.broker,
       authenticator: server.authenticator,
       log: server.log,
+      pushLimits: server.limits,
       ...(options.origins ? { origins: options.origins } : {}),
     },
     GATEWAY_MODULES,

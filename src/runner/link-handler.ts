@@ -42,6 +42,7 @@ export function serveLink(service: LinkedService, session: RunnerSession, link: 
       session.subscribe(link, 'event', name);
       return undefined;
     }
+    if (kind !== 'data') throw new PeerwayError('PROTOCOL', `unknown subscription kind (expected "event" or "data")`);
     RuntimeDataTree.nodeAt(definition.runtimeData, name, definition);
     const routed = service.table.dataKeysUnder(name).some((k) => session.directLink(k) === link);
     if (!routed) throw notRouted(`runtime data "${name}"`);

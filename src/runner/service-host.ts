@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { PeerwayError } from '../errors.js';
-import type { BearerAddress, BearerAttributes, BearerOptions, Listener, MessageConnection } from '../bearer/bearer.js';
+import type { BearerAddress, BearerAttributes, BearerOptions, CloseInfo, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer, hasBearer } from '../bearer/registry.js';
 import type { Logger } from '../logger.js';
 import { enforce, type Action, type Authorizer, type Identity } from '../policy/authorizer.js';
@@ -9,6 +9,7 @@ import { chooseRoutes, standardLinkCheck, type ServicePlace } from '../routing/r
 import { renderInstructions, type LinkInstruction } from '../routing/instructions.js';
 import { RouteTable, describeResource, parseResourceKey } from '../routing/route-table.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
+import type { Channel } from '../wire/channel.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { encodeMessage } from '../wire/codec.js';
 import type { ClientProfile, Push, SessionGrants, SessionOpened } from '../wire/messages.js';
@@ -261,6 +262,7 @@ export class ServiceHost {
   private async acceptLink(link: string, connection: MessageConnection): Promise<void> {
     const label = `link ${link} from ${connection.remote}`;
     let session: RunnerSession | undefined;
+    let accepted: Channel | undefined;
     try {
       const { channel } = await acceptHandshake(connection, label, {
         roles: ['link'],
@@ -269,23 +271,37 @@ export class ServiceHost {
           session = this.authenticate(hello.session, hello.token, hello.link, link);
         },
       });
+      accepted = channel;
       const s = session!;
       channel.configure(this.options.limits);
       // One slow or broken link must not stop delivery to the others: a push it refuses is logged and dropped.
       const open = s.addLink(link, channel, this.options.limits, (err) => this.log.warn({ session: s.id, link, reason: err.message }, 'could not send on link'));
+      let closed = false;
+      const close = (info: CloseInfo) => {
+        if (closed) return;
+        closed = true;
+        if (s.links.get(link) === open) s.links.delete(link); // else replaced by a newer connection
+        if (info.error) this.log.warn({ session: s.id, link, reason: info.reason }, 'link closed with error');
+        else this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');
+      };
+      // Messages that came with the hello are handled here; one that breaks the protocol closes the link.
       channel.setHandlers({
         requests: serveLink(this, s, link),
         fault: (error) => this.log.warn({ session: s.id, link, reason: error.message }, 'link fault'),
         drain: () => open.outbox.flush(),
-        close: (info) => {
-          if (s.links.get(link) === open) s.links.delete(link);
-          if (info.error) this.log.warn({ session: s.id, link, reason: info.reason }, 'link closed with error');
-          else this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');
-        },
+        close,
       });
-      this.log.debug({ session: s.id, link, peer: connection.remote }, 'link open');
+      // A link whose close was delivered before its handlers were in place never calls them: never keep it.
+      if (channel.closeInfo) close(channel.closeInfo);
+      else this.log.debug({ session: s.id, link, peer: connection.remote }, 'link open');
     } catch (err) {
-      this.log.warn({ link, peer: connection.remote, reason: (err as Error).message }, 'link connection refused');
+      const error = PeerwayError.from(err);
+      this.log.warn({ link, peer: connection.remote, reason: error.message }, 'link connection refused');
+      // Refused after the hello was accepted: the link must not stay open, nor stay among the session's links.
+      if (accepted) {
+        if (session?.links.get(link)?.channel === accepted) session.links.delete(link);
+        accepted.fail(error);
+      }
     }
   }
 

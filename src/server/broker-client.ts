@@ -9,6 +9,14 @@ import { BrokerSession, type SessionSink } from './broker-session.js';
 
 const NO_PROFILE: ClientProfile = { bearers: [], host: '', version: 0 };
 
+/**
+ * The profile passed on to the service: only its known fields, copied, so what else a client put in its
+ * `start` (the channel checked the fields' types) never reaches a runner.
+ */
+function ownProfile(p: ClientProfile): ClientProfile {
+  return { bearers: [...p.bearers], host: p.host, ...(typeof p.process === 'string' ? { process: p.process } : {}), version: p.version };
+}
+
 
 /**
  * The broker API as one caller uses it, whatever the front end: list, start and attach sessions, call,
@@ -61,7 +69,7 @@ export class BrokerClient {
       {
         session: id,
         service: entry.name,
-        client: profile ?? NO_PROFILE,
+        client: profile ? ownProfile(profile) : NO_PROFILE,
         identity: this.caller.identity.name,
         ...(Object.keys(grants.denied).length > 0 ? { grants } : {}),
       },
@@ -142,18 +150,19 @@ export class BrokerClient {
     }
     if (kind === 'data') {
       const path = name ?? '';
-      // Validates the path (PATH_NOT_FOUND with the valid children) before subscribing.
-      RuntimeDataTree.nodeAt(definition.runtimeData, path, definition);
-      const table = s.entry.routeTable;
-      this.relayable(s, table.dataKey(path));
-      this.broker.authorize(s.identity, 'read', { service: s.service, name: path });
+      const snapshot = this.readable(s, path);
       s.subscribeData(path);
-      // Subtrees the session may only read directly, or may not read at all, are left out of the answer.
-      const hidden = [...table.dataKeysUnder(path).slice(1).filter((k) => s.refused.has(k)).map((k) => parseResourceKey(k).name), ...s.grants.deniedInside(path)];
-      const snapshot = s.entry.runtimeData.get(path);
-      return hidden.length === 0 ? snapshot : redactDenied(snapshot, path, hidden);
+      return snapshot;
     }
     throw new PeerwayError('PROTOCOL', `unknown subscription kind "${String(kind)}" (expected "event" or "data")`);
+  }
+
+  /**
+   * The server's copy of the runtime data at `path`, as the session may read it, without subscribing
+   * (stateless HTTP reads): the same checks and redaction as a data subscribe's answer.
+   */
+  read(id: string, path: string): unknown {
+    return this.readable(this.session(id), path);
   }
 
   unsubscribe(id: string, kind: SubscriptionKind, name: string | undefined): void {
@@ -179,6 +188,20 @@ export class BrokerClient {
     this.sessions.clear();
   }
 
+  /** Checks a read of `path` (PATH_NOT_FOUND, BEARER_MISSING, POLICY_DENIED) and answers the server's copy of it. */
+  private readable(s: BrokerSession, path: string): unknown {
+    const definition = s.entry.definition;
+    // Validates the path (PATH_NOT_FOUND with the valid children) first.
+    RuntimeDataTree.nodeAt(definition.runtimeData, path, definition);
+    const table = s.entry.routeTable;
+    this.relayable(s, table.dataKey(path));
+    this.broker.authorize(s.identity, 'read', { service: s.service, name: path });
+    // Subtrees the session may only read directly, or may not read at all, are left out of the answer.
+    const hidden = [...table.dataKeysUnder(path).slice(1).filter((k) => s.refused.has(k)).map((k) => parseResourceKey(k).name), ...s.grants.deniedInside(path)];
+    const snapshot = s.entry.runtimeData.get(path);
+    return hidden.length === 0 ? snapshot : redactDenied(snapshot, path, hidden);
+  }
+
   /** BEARER_MISSING when the service said this session must reach `key` only over its required direct route. */
   private relayable(s: BrokerSession, key: string): void {
     if (!s.refused.has(key)) return;
@@ -188,6 +211,8 @@ export class BrokerClient {
   }
 
   private session(id: string): BrokerSession {
+    // Links may leave `session` out (the link is the session's); to the server a request must name one.
+    if (typeof id !== 'string') throw new PeerwayError('SESSION_NOT_FOUND', 'the request names no session: give the "session" the start reply carried');
     const s = this.sessions.get(id);
     if (!s || s.sink !== this.sink || this.broker.sessions.get(id) !== s) {
       throw new PeerwayError('SESSION_NOT_FOUND', `session ${id} does not exist on this connection (stopped, or its service went away)`);

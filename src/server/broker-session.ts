@@ -1,5 +1,5 @@
 import { pathsOverlap } from '../definition/path-overlap.js';
-import type { PeerwayError } from '../errors.js';
+import { PeerwayError } from '../errors.js';
 import type { Identity } from '../policy/authorizer.js';
 import { GrantCheck } from '../policy/grants.js';
 import { redactDenied } from '../policy/redact.js';
@@ -94,9 +94,18 @@ export class BrokerSession implements Subscriber {
     return sameSecret(secret, this.resume);
   }
 
+  /** Takes the routes the client reports; nothing changes when they are malformed (PROTOCOL). */
   setRoutes(routes: Record<string, ChosenRoute>): void {
+    // Worked out before anything is assigned, so a bad report leaves the session as it was.
+    const direct = new Set<string>();
+    for (const [key, r] of Object.entries(routes)) {
+      if (typeof r !== 'object' || r === null || (r.linkType !== 'direct' && r.linkType !== 'server')) {
+        throw new PeerwayError('PROTOCOL', `ready: the route for "${key.slice(0, 64)}" must be { linkType: 'server' } or { linkType: 'direct', link }`);
+      }
+      if (r.linkType === 'direct') direct.add(key);
+    }
     this.routes = routes;
-    this.direct = new Set(Object.entries(routes).filter(([, r]) => r.linkType === 'direct').map(([k]) => k));
+    this.direct = direct;
   }
 
   subscribeEvent(name: string | undefined): void {

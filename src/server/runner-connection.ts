@@ -20,7 +20,7 @@ export function serveRunner(broker: Broker, channel: Channel, caller: Caller, ma
     // Parse all first, so one bad definition leaves nothing half-registered.
     const parsed = m.services.map((s) => {
       if (typeof s?.xml !== 'string') throw new PeerwayError('PROTOCOL', 'register: each service needs its definition text in "xml"');
-      const file = typeof s.file === 'string' ? s.file : `${String(s.name).slice(0, 64)}.xml`;
+      const file = typeof s.file === 'string' ? s.file : `${typeof s.name === 'string' ? s.name.slice(0, 64) : 'service'}.xml`;
       return { definition: parseDefinition(s.xml, file, maxDefinitionBytes ? { maxBytes: maxDefinitionBytes } : {}), data: s.data };
     });
     const done: string[] = [];

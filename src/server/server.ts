@@ -1,5 +1,5 @@
 import { PeerwayError } from '../errors.js';
-import type { BearerAddress, BearerAttributes, BearerOptions, Listener, MessageConnection } from '../bearer/bearer.js';
+import type { BearerAddress, BearerAttributes, BearerOptions, CloseInfo, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer } from '../bearer/registry.js';
 import { acceptHandshake } from '../wire/handshake.js';
 import { partialFrames } from '../wire/frame-decoder.js';
@@ -163,16 +163,20 @@ export class PeerwayServer {
     const caller = { identity, label: hello.agent ? `${label} (${hello.agent})` : label };
     const handlers =
       hello.role === 'runner' ? serveRunner(this.broker, channel, caller, this.limits.maxDefinitionBytes) : serveClient(this.broker, channel, caller, this.limits);
-    channel.setHandlers({
-      ...handlers,
-      close: (info) => {
-        this.channels.delete(channel);
-        if (info.error) this.log.warn({ peer: label, reason: info.reason }, 'connection closed with error');
-        else this.log.debug({ peer: label, reason: info.reason }, 'connection closed');
-        handlers.close?.(info);
-      },
-    });
-    this.log.debug({ peer: label, role: hello.role, agent: hello.agent }, 'connection accepted');
+    let closed = false;
+    const close = (info: CloseInfo) => {
+      if (closed) return;
+      closed = true;
+      this.channels.delete(channel);
+      if (info.error) this.log.warn({ peer: label, reason: info.reason }, 'connection closed with error');
+      else this.log.debug({ peer: label, reason: info.reason }, 'connection closed');
+      handlers.close?.(info);
+    };
+    // Messages that came with the hello are handled here; one that breaks the protocol closes the channel.
+    channel.setHandlers({ ...handlers, close });
+    // A channel whose close was delivered before its handlers were in place never calls them: clean up here.
+    if (channel.closeInfo) close(channel.closeInfo);
+    else this.log.debug({ peer: label, role: hello.role, agent: hello.agent }, 'connection accepted');
   }
 }
 

@@ -1,8 +1,9 @@
 import { PeerwayError } from '../errors.js';
 import type { CloseInfo, MessageConnection } from './connection.js';
 import { decodeMessage, encodeMessage } from './codec.js';
+import { fieldProblem } from './message-fields.js';
 import type { ErrorMessage, Message, ProtocolRequests, Push, ReplyTo, Request, RequestBody, RequestType } from './messages.js';
-import { isPush, isRequest } from './messages.js';
+import { PUSH_TYPES, REQUEST_TYPES, isPush, isRequest } from './messages.js';
 
 export interface RequestOptions {
   timeoutMs?: number;
@@ -28,10 +29,12 @@ export interface ChannelHandlers {
   push?(message: Push): void;
   close?(info: CloseInfo): void;
   /**
-   * A handler threw while handling `message` (a push handler, or a reply that could not be sent). The
-   * channel stays open: one faulty listener must not end a connection that carries other sessions.
+   * A handler threw while handling `message` (a push handler, or a reply that could not be sent), or a push
+   * was dropped as malformed (a field of the wrong type; nested too deep to decode, then without `message`).
+   * The channel stays open: one faulty listener or one bad push must not end a connection that carries
+   * other sessions.
    */
-  fault?(error: PeerwayError, message: Message): void;
+  fault?(error: PeerwayError, message?: Message): void;
   /** The connection took what was queued: a sender holding messages back may send again. */
   drain?(): void;
 }
@@ -62,8 +65,14 @@ export const DEFAULT_LIMITS = {
   keepAliveTimeoutMs: 5_000,
 } as const satisfies Required<ChannelLimits>;
 
-/** Messages a channel holds between a hello and its handlers (a client may send both in one packet). */
-const MAX_HELD_MESSAGES = 256;
+/**
+ * What a channel holds between a hello and its handlers: a client may pipeline requests behind its hello
+ * in one packet, and the hello's check may take its time (a refused token is answered late). As many
+ * messages as it may have requests in flight afterwards, and at most one largest frame of bytes; one more
+ * closes the connection with LIMIT_EXCEEDED (docs/protocol.md, Hello).
+ */
+export const MAX_HELD_MESSAGES: number = DEFAULT_LIMITS.maxInFlight;
+export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -111,23 +120,34 @@ export class Channel {
     });
   }
 
-  /** Replaces the handlers; messages held since `hold()` are dispatched to them now, in order. */
+  /**
+   * Replaces the handlers; messages held since `hold()` are dispatched to them now, in order. Never throws:
+   * a held message that breaks the protocol closes the channel with the reason, as it would have on arrival.
+   */
   setHandlers(handlers: ChannelHandlers): void {
     this.handlers = handlers;
     const held = this.held;
     this.held = undefined;
-    if (held) for (const m of held) this.dispatch(m);
+    this.heldBytes = 0;
+    if (!held) return;
+    for (const m of held) {
+      if (this.closed) return;
+      if (m instanceof PeerwayError) this.undecodable(m);
+      else this.deliver(m);
+    }
   }
 
   /**
    * Keeps messages back until the next setHandlers: between a hello and the handlers its role gets, a
-   * request that arrived in the same packet must wait, not be refused. Bounded.
+   * request that arrived in the same packet must wait, not be refused. Bounded (MAX_HELD_MESSAGES).
    */
   hold(): void {
     this.held ??= [];
   }
 
-  private held: Message[] | undefined;
+  /** Messages held since hold(); a body refused by the codec is kept as its error, answered in turn. */
+  private held: (Message | PeerwayError)[] | undefined;
+  private heldBytes = 0;
 
   /** Applies the connection's bounds and starts its keepalive (see ChannelLimits). */
   configure(limits: ChannelLimits): void {
@@ -291,23 +311,70 @@ export class Channel {
     try {
       message = decodeMessage(payload);
     } catch (err) {
-      this.protocolError(PeerwayError.from(err, 'PROTOCOL'));
+      const error = PeerwayError.from(err, 'PROTOCOL');
+      if (!this.firstMessage && this.held) this.holdBack(error, payload.length);
+      else this.undecodable(error);
       return;
     }
-    this.dispatch(message);
+    if (!this.firstMessage && this.held) this.holdBack(message, payload.length);
+    else this.deliver(message);
   }
 
-  /** Handles one decoded message; exposed so the hello handshake can hand over the first message it read. */
-  dispatch(message: Message): void {
+  private holdBack(message: Message | PeerwayError, bytes: number): void {
+    const held = this.held!;
+    this.heldBytes += bytes;
+    if (held.length < MAX_HELD_MESSAGES && this.heldBytes <= MAX_HELD_BYTES) {
+      held.push(message);
+      return;
+    }
+    this.protocolError(
+      new PeerwayError(
+        'LIMIT_EXCEEDED',
+        `more than ${MAX_HELD_MESSAGES} messages or ${MAX_HELD_BYTES} bytes sent behind the hello before it was answered; wait for the welcome before sending more`,
+        { details: { limit: MAX_HELD_MESSAGES, limitBytes: MAX_HELD_BYTES } },
+      ),
+    );
+  }
+
+  /**
+   * Dispatches one message, containing whatever a handler throws here (a bug, on a peer's input): that
+   * fails this connection with the reason, never the process.
+   */
+  private deliver(message: Message): void {
+    try {
+      this.dispatch(message);
+    } catch (err) {
+      this.protocolError(PeerwayError.from(err, 'PROTOCOL'));
+    }
+  }
+
+  /**
+   * A body the codec refused. One nested too deep whose own map names a request and its id is answered
+   * with the error, a reply or error reply fails the request it answers, a push is dropped (reported as a
+   * fault): the connection, and the other sessions on it, go on. Anything else is fatal.
+   */
+  private undecodable(error: PeerwayError): void {
+    const type = error.details?.type;
+    const id = error.details?.id;
+    if (this.firstMessage || typeof type !== 'string') {
+      this.protocolError(error);
+    } else if (REQUEST_KINDS.has(type) && typeof id === 'number') {
+      this.replyError(id, error);
+    } else if ((type === 'reply' || type === 'error') && typeof id === 'number') {
+      this.settle(id, error);
+    } else if (PUSH_KINDS.has(type)) {
+      this.fault(error);
+    } else {
+      this.protocolError(error);
+    }
+  }
+
+  /** Handles one decoded message (held ones too, once the handlers are set). */
+  private dispatch(message: Message): void {
     if (this.firstMessage) {
       const first = this.firstMessage;
       this.firstMessage = undefined;
       first(message);
-      return;
-    }
-    if (this.held) {
-      if (this.held.length >= MAX_HELD_MESSAGES) this.protocolError(new PeerwayError('PROTOCOL', `more than ${MAX_HELD_MESSAGES} messages before the hello was handled`));
-      else this.held.push(message);
       return;
     }
     if (message.type === 'reply') {
@@ -321,6 +388,11 @@ export class Channel {
       }
       this.answer(message);
     } else if (isPush(message)) {
+      const malformed = fieldProblem(message);
+      if (malformed) {
+        this.fault(malformed, message);
+        return;
+      }
       try {
         this.handlers.push?.(message);
       } catch (err) {
@@ -340,6 +412,11 @@ export class Channel {
     const handler = this.handlers.requests?.[message.type] as ((m: Request) => unknown) | undefined;
     if (!handler) {
       this.replyError(id, new PeerwayError('PROTOCOL', `this peer does not accept "${message.type}" requests`));
+      return;
+    }
+    const malformed = fieldProblem(message);
+    if (malformed) {
+      this.replyError(id, malformed);
       return;
     }
     if (this.maxInFlight > 0 && this.answering >= this.maxInFlight) {
@@ -391,7 +468,7 @@ export class Channel {
     }
   }
 
-  private fault(err: unknown, message: Message): void {
+  private fault(err: unknown, message?: Message): void {
     this.faults++;
     this.handlers.fault?.(PeerwayError.from(err), message);
   }
@@ -400,7 +477,7 @@ export class Channel {
   faults = 0;
 
   private onErrorMessage(message: ErrorMessage): void {
-    const error = PeerwayError.fromWire(message.error ?? { code: 'PROTOCOL', message: 'error message without body' });
+    const error = PeerwayError.fromWire(message.error);
     if (typeof message.id === 'number') {
       this.settle(message.id, error);
     } else {
@@ -445,6 +522,7 @@ export class Channel {
     this.sweepAt = Infinity;
     clearInterval(this.keepAliveTimer);
     this.held = undefined;
+    this.heldBytes = 0;
     for (const id of [...this.pending.keys()]) {
       const entry = this.pending.get(id)!;
       const err = fatal ?? new PeerwayError('CONNECTION_CLOSED', `${describe(entry.body)}: connection to ${this.peerLabel} closed (${info.reason}) before the answer arrived`);
@@ -457,6 +535,9 @@ export class Channel {
     return this.pending.size;
   }
 }
+
+const REQUEST_KINDS: ReadonlySet<string> = new Set(REQUEST_TYPES);
+const PUSH_KINDS: ReadonlySet<string> = new Set(PUSH_TYPES);
 
 function mapped(options: RequestOptions, error: PeerwayError): PeerwayError {
   return options.mapError ? options.mapError(error) : error;

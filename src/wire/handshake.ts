@@ -124,7 +124,17 @@ export function acceptHandshake(connection: MessageConnection, peerLabel: string
         if (done) return;
         done = true;
         clearTimeout(timer);
-        channel.send({ type: 'welcome', version: PROTOCOL_VERSION, peer: options.peer });
+        try {
+          channel.send({ type: 'welcome', version: PROTOCOL_VERSION, peer: options.peer });
+        } catch (err) {
+          // The connection ended while the hello was being checked (the peer left, or broke a bound of
+          // the transport in the same packet): there is no one to welcome. Its close may not have been
+          // delivered yet, so say so here; the close handler finds the handshake done.
+          const error = PeerwayError.from(err, 'CONNECTION_CLOSED');
+          channel.close(error.message);
+          reject(new PeerwayError('CONNECTION_CLOSED', `the connection closed while its hello was being checked (${error.message})`, { cause: err }));
+          return;
+        }
         resolve({ channel, hello: m });
       };
       let verdict: void | Promise<void>;

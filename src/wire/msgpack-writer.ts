@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { PeerwayError } from '../errors.js';
 
 /**
  * A MessagePack writer for Peerway's messages: the standard format (maps, arrays, str, bin, int, float64,
@@ -30,11 +31,20 @@ export class MessagePackWriter {
   private pos = 0;
   private start = 0;
   private readonly keys = new Map<string, Buffer>();
+  /** Maps and arrays open around the value being written. */
+  private depth = 0;
+
+  /**
+   * `maxDepth`: the deepest nesting of maps and arrays written (the outermost being level 1); deeper, or a
+   * value that contains itself, fails with PROTOCOL instead of overflowing the stack.
+   */
+  constructor(private readonly maxDepth = Infinity) {}
 
   /** The encoding of `value`, in a buffer of its own (a view of a chunk that is never written again). */
   encode(value: unknown): Buffer {
     if (this.chunk.length - this.pos < 1024) this.newChunk(0);
     this.start = this.pos;
+    this.depth = 0; // an encoding that threw left it counted up
     this.write(value);
     const out = this.chunk.subarray(this.start, this.pos);
     // Keep the next encoding 8-byte aligned, which makes copying it faster.
@@ -99,11 +109,21 @@ export class MessagePackWriter {
     // patches the header afterwards measured slower than this too).
     const keys = Object.keys(object);
     const size = keys.length;
+    this.enter();
     this.writeContainerHeader(size, 0x80, 0xde, 0xdf);
     for (let i = 0; i < size; i++) {
       const key = keys[i];
       this.writeKey(key);
       this.write(object[key]);
+    }
+    this.depth--;
+  }
+
+  private enter(): void {
+    if (++this.depth > this.maxDepth) {
+      throw new PeerwayError('PROTOCOL', `cannot encode a value that nests maps and arrays deeper than ${this.maxDepth} levels (the protocol's limit; or it contains itself)`, {
+        details: { limit: this.maxDepth },
+      });
     }
   }
 
@@ -274,8 +294,10 @@ export class MessagePackWriter {
 
   private writeArray(a: unknown[]): void {
     const length = a.length;
+    this.enter();
     this.writeContainerHeader(length, 0x90, 0xdc, 0xdd);
     for (let i = 0; i < length; i++) this.write(a[i]);
+    this.depth--;
   }
 
   private writeRaw(bytes: Uint8Array): void {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Unpackr } from 'msgpackr';
-import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
+import { MAX_NESTING_DEPTH, decodeMessage, encodeMessage, nestedDeeperThan } from '../../src/wire/codec.js';
 import type { Message } from '../../src/wire/messages.js';
 import { PeerwayError } from '../../src/errors.js';
 
@@ -40,4 +40,61 @@ test('decoding arbitrary bytes only ever throws PROTOCOL errors', () => {
     }),
     { numRuns: 500 },
   );
+});
+
+/** Nesting of maps and arrays in a decoded value, the value's own container being level 1. */
+function depthOf(value: unknown): number {
+  if (Array.isArray(value)) return 1 + Math.max(0, ...value.map(depthOf));
+  if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) return 1 + Math.max(0, ...Object.values(value).map(depthOf));
+  return 0;
+}
+
+test('the nesting scan measures what the decoder builds, for any MessagePack value and any limit', () => {
+  const generic = new Unpackr({ useRecords: false, moreTypes: false, int64AsType: 'bigint' });
+  const value = fc.letrec<{ v: unknown }>((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'medium' },
+      fc.oneof(fc.integer(), fc.double(), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }), fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }), fc.boolean(), fc.constant(null)),
+      fc.array(tie('v'), { maxLength: 20 }),
+      fc.dictionary(fc.string({ maxLength: 8 }), tie('v'), { maxKeys: 20 }),
+    ),
+  })).v;
+  fc.assert(
+    fc.property(value, fc.integer({ min: 0, max: 12 }), (v, limit) => {
+      const bytes = encodeMessage(v as Message);
+      const depth = depthOf(generic.unpack(bytes));
+      // The scan skips bodies too short to be deeper than the limit; call it on what it must read.
+      assert.equal(nestedDeeperThan(bytes, limit), bytes.length > limit && depth > limit, `depth ${depth}, limit ${limit}`);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test(`a message nested deeper than ${MAX_NESTING_DEPTH} levels is refused as PROTOCOL naming the limit and, when it says them, its type and id`, () => {
+  let args: unknown = 1;
+  for (let i = 0; i < MAX_NESTING_DEPTH - 2; i++) args = [args];
+  const message = (value: unknown) => ({ type: 'call', id: 7, session: 's', method: 'm', args: { value } }) as unknown as Message;
+  // The message's map, args and the innermost array: exactly the limit, and one more.
+  assert.doesNotThrow(() => decodeMessage(encodeMessage(message(args))));
+  assert.throws(() => encodeMessage(message([args])), (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL' && /deeper than 1000 levels/.test(e.message));
+  // A map of four entries whose last value is 60,000 arrays deep, as an attacker would write it.
+  const header = Buffer.from(encodeMessage({ type: 'call', id: 7, session: 's', method: 'm', args: null } as unknown as Message));
+  const deep = Buffer.concat([header.subarray(0, header.length - 1), Buffer.alloc(60_000, 0x91), Buffer.from([0xc0])]);
+  assert.throws(
+    () => decodeMessage(deep),
+    (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL' && e.details?.limit === MAX_NESTING_DEPTH && e.details.type === 'call' && e.details.id === 7,
+  );
+  // Nor when the body is not well-formed: bytes after the map, or a map cut short (its last entries would
+  // be read as part of the deep value by any decoder): refused as a whole.
+  for (const malformed of [Buffer.concat([deep, Buffer.from([0x01])]), Buffer.concat([Buffer.from([0x86]), deep.subarray(1)])]) {
+    assert.throws(() => decodeMessage(malformed), (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL' && e.details?.type === undefined && e.details?.id === undefined);
+  }
+  // Without a map around it there is nothing to answer: no type, no id.
+  assert.throws(() => decodeMessage(Buffer.alloc(60_000, 0x91)), (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL' && e.details?.type === undefined);
+});
+
+test('a value that contains itself is refused with PROTOCOL, not a stack overflow', () => {
+  const loop: Record<string, unknown> = { type: 'reply', id: 1 };
+  loop.value = loop;
+  assert.throws(() => encodeMessage(loop as unknown as Message), (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL');
 });
