@@ -281,8 +281,7 @@ export class ServiceHost {
           if (s.links.get(link) === open) {
             s.links.delete(link);
             // The client subscribes again on whichever route it fails over to (and on this link when it is back).
-            s.unsubscribe(link, 'event', undefined);
-            s.unsubscribe(link, 'data', undefined);
+            s.clearLink(link);
           }
           if (info.error) this.log.warn({ session: s.id, link, reason: info.reason }, 'link closed with error');
           else this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');

@@ -157,3 +157,21 @@ test('client.close() stops its sessions without an `ended` event', async (t) => 
   assert.equal((await observer.stats()).sessions, 0, 'the server dropped the sessions at once, not after the detached time');
   await assert.rejects(client.reconnect(), { code: 'CONNECTION_CLOSED' });
 });
+
+test('closing a subscription to every event or a watch of the whole tree leaves the named ones running, on both routes', async (t) => {
+  const stack = await memoryStack(t, [MEM_LAB]);
+  const client = await stack.client();
+  const s = await client.startSession('MemLab');
+  const ticks = new Collector<ServiceEvent>();
+  const labels = new Collector<DataChange>();
+  const everyEvent = await s.onEvent(undefined, () => undefined);
+  await s.onEvent('tick', ticks.push); // direct: the runner keeps its subscriptions per link
+  const wholeTree = await s.watch('', () => undefined);
+  await s.watch('label', labels.push); // server route: the server keeps them per session
+  await everyEvent.close();
+  await wholeTree.close();
+  await s.call('emitTicks', { count: 1 });
+  stack.runner!['byName'].get('MemLab')!.runtime.set('label', 'still watched');
+  assert.deepEqual((await ticks.next(1)).map((e) => e.args.seq), [1]);
+  assert.deepEqual((await labels.next(1)).map((c) => c.value), ['still watched']);
+});
