@@ -28,8 +28,20 @@ process.once('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-export function startPeerway(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; ownProcessGroup?: boolean } = {}): PeerwayProcess {
-  const child = spawn(process.execPath, [PEERWAY_BIN, ...args], {
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  ownProcessGroup?: boolean;
+  /** A command that runs the process for us, e.g. `['ip', 'netns', 'exec', NAME]` (it must exec, not fork). */
+  prefix?: string[];
+  /** A node script to run instead of `peerway` (given `args`). */
+  script?: string;
+}
+
+export function startPeerway(args: string[], options: StartOptions = {}): PeerwayProcess {
+  const argv = [process.execPath, options.script ?? PEERWAY_BIN, ...args];
+  const [file, ...rest] = [...(options.prefix ?? []), ...argv];
+  const child = spawn(file, rest, {
     env: { ...process.env, PEERWAY_LOG_FORMAT: 'pretty', ...options.env },
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

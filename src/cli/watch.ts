@@ -36,6 +36,7 @@ export function watchCommand(setExit: (code: number) => void): Command {
     .option('-n, --count <n>', 'exit after printing n lines', positiveIntArg)
     .option('-w, --wait', 'if the service is not registered yet, wait for it (one "waiting for SERVICE…" line on stderr), then watch')
     .option('--wait-timeout <ms>', 'how long --wait waits before failing with TIMEOUT (default: --timeout)', positiveIntArg)
+    .option('--restore-timeout <ms>', 'when the service goes away, how long to wait for it to come back before exiting 1 (default 60000)', positiveIntArg)
     .addHelpText(
       'after',
       '\nLines look like\n  {"kind":"runtime-data","path":"cabin.temperature","value":21.5,"route":"server","initial":true}\n  {"kind":"event","name":"overheat","args":{"celsius":90},"route":"server"}\n"route" says how the message arrived: "server" (relayed) or "direct" (peer-to-peer, with "link").',
@@ -96,7 +97,11 @@ async function waitForService(client: PeerwayClient, service: string, timeoutMs:
   }
 }
 
-/** Prints until Ctrl-C, `--count` lines, or the session or the server connection ends (then exit 1 with the reason). */
+/**
+ * Prints until Ctrl-C, `--count` lines, or the session is lost for good (then exit 1 with the reason). A
+ * server or runner that goes away and comes back is only noted on stderr: the client restores the session
+ * and its subscriptions, and the watch goes on (runtime data with a `restored` snapshot first).
+ */
 async function watchSession(client: PeerwayClient, session: Session, opts: WatchCliOptions): Promise<number> {
   let printed = 0;
   let finish!: (code: number) => void;
@@ -114,18 +119,22 @@ async function watchSession(client: PeerwayClient, session: Session, opts: Watch
   const onEnded = (err: PeerwayError) => {
     queue = queue.then(() => finish(reportError('watch', err)));
   };
-  const onDisconnected = (info: CloseInfo) => onEnded(new PeerwayError('CONNECTION_CLOSED', `connection to the server at ${formatBearerUrl(client.serverAddress)} closed: ${info.reason}`));
+  const onDisconnected = (info: CloseInfo) => process.stderr.write(`connection to the server at ${formatBearerUrl(client.serverAddress)} lost (${info.reason}); reconnecting…\n`);
+  const onRestored = ({ restarted }: { restarted: boolean }) => process.stderr.write(`${session.service}: session ${restarted ? 'started again' : 'attached again'}; watching on\n`);
   session.once('ended', onEnded);
-  client.once('disconnected', onDisconnected);
+  session.on('restored', onRestored);
+  client.on('disconnected', onDisconnected);
   try {
     await subscribe(session, opts, emit);
   } catch (err) {
     // The subscription failed (bad path or event): report that alone, not the close that follows.
     session.off('ended', onEnded);
+    session.off('restored', onRestored);
     client.off('disconnected', onDisconnected);
     throw err;
   }
   const code = await Promise.race([done, untilSignal().then(() => EXIT_OK)]);
+  client.off('disconnected', onDisconnected);
   await queue;
   if (!session.ended) await session.stop().catch(() => undefined);
   return code;
@@ -138,7 +147,8 @@ async function subscribe(session: Session, opts: WatchCliOptions, emit: (line: R
     else await session.onEvent(undefined, onEvent);
   }
   if (opts.data) {
-    const onChange = (c: DataChange) => emit({ kind: 'runtime-data', path: c.path, value: toJsonValue(c.value), route: c.route, ...(c.link ? { link: c.link } : {}) });
+    const onChange = (c: DataChange) =>
+      emit({ kind: 'runtime-data', path: c.path, value: toJsonValue(c.value), route: c.route, ...(c.link ? { link: c.link } : {}), ...(c.restored ? { restored: true } : {}) });
     await session.watch(opts.path, onChange);
     const node = RuntimeDataTree.nodeAt(session.definition.runtimeData, opts.path, session.definition);
     // A path inside a struct-typed leaf is printed as itself, not as the whole leaf.

@@ -12,6 +12,8 @@ export interface ClientCliOptions extends AdapterCliOptions {
   timeout: number;
   udp?: boolean;
   bearers?: string;
+  /** How long a session whose service went away is restored before giving up (watch). */
+  restoreTimeout?: number;
 }
 
 /** Adds the peer-to-peer options of a client: which bearers it offers. */
@@ -43,6 +45,7 @@ export async function withClient<T>(command: string, opts: ClientCliOptions, wor
     ...(opts.token ? { token: opts.token } : {}),
     ...(bearers ? { bearers } : {}),
     ...(opts.udp === false ? { withoutBearers: [UDP] } : {}),
+    ...(opts.restoreTimeout !== undefined ? { reconnect: { restoreTimeoutMs: opts.restoreTimeout } } : {}),
   });
   client.on('warning', (text: string) => process.stderr.write(`peerway ${command}: warning: ${text}\n`));
   try {

@@ -16,27 +16,29 @@ export interface LateLinkOptions {
   prepare(channel: Channel): void;
   /** The link came up and the session now takes these routes on it. */
   upgraded(link: string, resources: string[]): void;
+  /** False once trying is pointless (the session ended, or was started again with other links). */
+  stillWanted(): boolean;
 }
 
 /**
- * A link that did not answer within the session start's deadline (an unreachable address, a slow host)
- * is tried again in the background, a bounded number of times: when it comes up, the session takes the
- * direct routes it was offered on it (it reports the new routes and moves its subscriptions). The session
- * never waits for it. Stops when the session ends.
+ * A link that did not answer within the session start's deadline (an unreachable address, a slow host),
+ * or that dropped and was failed over, is tried again in the background, a bounded number of times: when
+ * it comes up, the session takes the direct routes it was offered on it (it reports the new routes and
+ * moves its subscriptions). The session never waits for it. Stops when it is no longer wanted.
  */
 export function upgradeWhenUp(session: Session, instructions: RoutingInstructions, link: string, options: LateLinkOptions): void {
   let attempt = 0;
   let delay = options.firstDelayMs;
   const tryOnce = async () => {
-    if (session.ended) return;
+    if (!options.stillWanted()) return;
     let channel: Channel;
     try {
       channel = await linkDialer(instructions, link, options).dial();
     } catch {
-      if (++attempt < options.attempts && !session.ended) schedule();
+      if (++attempt < options.attempts && options.stillWanted()) schedule();
       return;
     }
-    if (session.ended) return channel.close('session ended');
+    if (!options.stillWanted()) return channel.close('session ended or started again');
     channel.start(options.handlersFor(link));
     options.prepare(channel);
     const links = session.openLinks();

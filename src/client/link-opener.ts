@@ -88,9 +88,16 @@ export interface TakenRoutes {
 /**
  * For each resource, the first usable route whose link is open (`open`), in the order of the instructions;
  * the server route ends every list. `failures` gives the reason for a link that is not open, for the
- * warnings. LINK_FAILED when a `required` route's link is not open.
+ * warnings. LINK_FAILED when a `required` route's link is not open, unless `keepRequired`: then the
+ * resource stays on that link (and fails with LINK_FAILED until it is back), as after a failover, where
+ * stopping the whole session would lose everything else.
  */
-export function takenRoutes(instructions: RoutingInstructions, open: ReadonlySet<string>, failures: ReadonlyMap<string, string> = new Map()): TakenRoutes {
+export function takenRoutes(
+  instructions: RoutingInstructions,
+  open: ReadonlySet<string>,
+  failures: ReadonlyMap<string, string> = new Map(),
+  keepRequired = false,
+): TakenRoutes {
   const routes: Record<string, ChosenRoute> = {};
   const warnings: string[] = [];
   for (const [key, choice] of instructions.resources) {
@@ -107,6 +114,10 @@ export function takenRoutes(instructions: RoutingInstructions, open: ReadonlySet
         break;
       }
       const why = failures.get(link) ?? `link ${link} is not in the routing instructions`;
+      if (alt.required && keepRequired) {
+        chosen = { linkType: 'direct', link };
+        break;
+      }
       if (alt.required) {
         throw new PeerwayError(
           'LINK_FAILED',

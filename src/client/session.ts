@@ -8,6 +8,8 @@ import { RouteTable, resourceKey } from '../routing/route-table.js';
 import type { Channel, RequestOptions } from '../wire/channel.js';
 import type { ChosenRoute, DataPush, EventPush, ReplyTo, RequestBody } from '../wire/messages.js';
 import { callIsolated, emitIsolated } from './isolated-emit.js';
+import { Availability } from './availability.js';
+import type { RoutingInstructions } from '../routing/instructions.js';
 
 /** How a message reached the client: relayed by the server, or directly from the service. */
 export type Route = 'server' | 'direct';
@@ -25,6 +27,12 @@ export interface DataChange {
   value: unknown;
   route: Route;
   link?: string;
+  /**
+   * True for the fresh snapshot of the watched path delivered after the session was restored (the client
+   * reconnected, or the session was started again): changes made meanwhile were not seen one by one, this
+   * value replaces what the watcher had.
+   */
+  restored?: true;
 }
 
 export interface Subscription {
@@ -54,6 +62,17 @@ export interface SessionInit {
 export interface ServerAccess {
   /** The current server connection; throws CONNECTION_CLOSED while there is none. */
   channel(): Channel;
+  /** Whether the client is dialing the server again by itself (the connection is coming back). */
+  reconnecting(): boolean;
+  /** Whether the client restores sessions by itself (recovery on). */
+  readonly recovers: boolean;
+  /**
+   * The server answered that it does not know this session (its service went away, or it expired while
+   * the client was away) before telling the client: restore it as if it had said so.
+   */
+  forgotten(session: Session): void;
+  /** Waits (at most `timeoutMs`) for the server connection to be back; TIMEOUT otherwise. */
+  untilConnected(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** Where a listener's exception goes when the session has no `error` listener. */
   reportListenerError(error: PeerwayError, session: Session): void;
 }
@@ -62,28 +81,37 @@ export interface ServerAccess {
  * A client's session with one service. Arguments and results are checked against the service definition
  * on this side too, so a typo fails at once with BAD_ARGUMENT instead of after a round trip.
  *
- * Events: `ended` (PeerwayError) when the session ends without the client asking (service gone, or the
- * server says it is gone after a reconnect); `error` (PeerwayError) when one of this session's listeners
- * threw: delivery to the others goes on.
+ * A session survives its service's process or the server restarting: the client starts it again under
+ * the hood (a new `id`, new links) and makes every subscription and watch again; calls made meanwhile wait
+ * for it, up to their timeout.
+ *
+ * Events: `restored` (`{ restarted }`: true when it was started again, false when it was re-attached)
+ * after a recovery; `ended` (PeerwayError) when the session ends without the client asking (the service
+ * is gone for good, the policy no longer allows it; not on `stop()` or `client.close()`); `error`
+ * (PeerwayError) when one of this session's listeners threw: delivery to the others goes on.
  */
 export class Session extends EventEmitter {
-  readonly id: string;
   readonly service: string;
-  readonly location: 'in-process' | 'remote';
-  readonly definition: ServiceDefinition;
-  /** Routing instructions XML received at start (remote services with routing), for inspection. */
-  readonly routing?: string;
-  /** The client's copy of the runtime data, kept current while any watch is open. */
-  readonly data: RuntimeDataTree;
-  /** @internal the secret that attaches this session to a new server connection. */
-  readonly resume: string | undefined;
+  private tree: RuntimeDataTree;
+  private sessionId: string;
+  private sessionLocation: 'in-process' | 'remote';
+  private sessionDefinition: ServiceDefinition;
+  private routingXml: string | undefined;
+  private resumeSecret: string | undefined;
+  /** Set while the session is being restored: requests wait for `usable` instead of failing. */
+  private restoring = false;
+  private readonly usable = new Availability();
+  /** Counts restarts: a link or a retry of an earlier incarnation knows it is stale. */
+  private incarnation = 0;
+  /** @internal the routing instructions of the current incarnation (links to fail over and back). */
+  instructions: RoutingInstructions | undefined;
   private readonly eventListeners = new Map<string, Set<(e: ServiceEvent) => void>>(); // '' = all events
   private readonly dataListeners = new Map<string, Set<(c: DataChange) => void>>();
   private endedWith: PeerwayError | undefined;
   /** Peer-to-peer links of this session, by link name: the session owns them, not the server connection. */
   private links = new Map<string, Channel>();
   private routes: Record<string, ChosenRoute> = {};
-  private readonly table: RouteTable;
+  private table: RouteTable;
   /** Warnings from session start (links that could not be opened, with the route used instead). */
   warnings: string[] = [];
 
@@ -94,18 +122,107 @@ export class Session extends EventEmitter {
     private readonly onStopped: (id: string) => void,
   ) {
     super();
-    this.id = init.id;
+    this.sessionId = init.id;
     this.service = init.service;
-    this.location = init.location;
-    this.definition = init.definition;
-    this.resume = init.resume;
-    if (init.routing) this.routing = init.routing;
-    this.data = new RuntimeDataTree(init.definition);
+    this.sessionLocation = init.location;
+    this.sessionDefinition = init.definition;
+    this.resumeSecret = init.resume;
+    this.routingXml = init.routing;
+    this.tree = new RuntimeDataTree(init.definition);
     this.table = new RouteTable(init.definition, '');
   }
 
+  /** The client's copy of the runtime data, kept current while any watch is open. */
+  get data(): RuntimeDataTree {
+    return this.tree;
+  }
+
+  /** The session's id on the server (a new one after the session was started again by a recovery). */
+  get id(): string {
+    return this.sessionId;
+  }
+
+  get location(): 'in-process' | 'remote' {
+    return this.sessionLocation;
+  }
+
+  get definition(): ServiceDefinition {
+    return this.sessionDefinition;
+  }
+
+  /** Routing instructions XML received at start (remote services with routing), for inspection. */
+  get routing(): string | undefined {
+    return this.routingXml;
+  }
+
+  /** @internal the secret that attaches this session to a new server connection. */
+  get resume(): string | undefined {
+    return this.resumeSecret;
+  }
+
+  /** Whether the session is being restored (its service or the server went away and it is started again). */
+  get recovering(): boolean {
+    return this.restoring;
+  }
+
+  /** @internal which incarnation this is: it changes each time the session is started again. */
+  get generation(): number {
+    return this.incarnation;
+  }
+
+  /**
+   * @internal The session's service (or the server) went away: until it is started again, its links are
+   * closed, requests wait, and the listeners are kept to be subscribed again.
+   */
+  suspend(reason: string): void {
+    if (this.ended) return;
+    this.restoring = true;
+    for (const l of this.links.values()) l.close(reason);
+    this.links = new Map();
+    this.routes = {};
+    this.instructions = undefined;
+  }
+
+  /** @internal The session was started again: a new id and secret, and the definition the service has now. */
+  restart(init: SessionInit): void {
+    this.incarnation++;
+    this.sessionId = init.id;
+    this.sessionLocation = init.location;
+    this.resumeSecret = init.resume;
+    this.routingXml = init.routing;
+    if (init.definition !== this.sessionDefinition) {
+      this.sessionDefinition = init.definition;
+      this.tree = new RuntimeDataTree(init.definition);
+      this.table = new RouteTable(init.definition, '');
+    }
+  }
+
+  /**
+   * @internal The restarted session has its routes: make every subscription and watch again (each watcher
+   * gets the fresh snapshot, marked `restored`), then let waiting requests go on.
+   */
+  async resubscribeAll(): Promise<void> {
+    const timeoutMs = this.callTimeoutMs;
+    const pending: Promise<unknown>[] = [];
+    for (const key of this.eventListeners.keys()) {
+      for (const c of this.eventChannels(key)) pending.push(c.request(eventSubscription('subscribe', this.id, key), { timeoutMs }));
+    }
+    const paths = [...this.dataListeners.keys()];
+    for (const path of paths) pending.push(this.fetchData(path, this.dataChannels(path)));
+    await Promise.all(pending);
+    for (const path of paths) this.deliverSnapshot(path);
+  }
+
+  /** @internal The session is usable again. */
+  recovered(restarted: boolean): void {
+    this.restoring = false;
+    this.usable.open();
+    emitIsolated(this, 'restored', [{ restarted }], this.listenerFault);
+  }
+
   /** @internal installs the links and routes chosen at session start. */
-  attachRoutes(links: Map<string, Channel>, routes: Record<string, ChosenRoute>, warnings: string[]): void {
+  attachRoutes(links: Map<string, Channel>, routes: Record<string, ChosenRoute>, warnings: string[], instructions?: RoutingInstructions): void {
+    this.instructions = instructions;
     this.links = links;
     this.routes = routes;
     this.warnings = warnings;
@@ -136,22 +253,24 @@ export class Session extends EventEmitter {
    */
   async reroute(links: Map<string, Channel>, routes: Record<string, ChosenRoute>): Promise<void> {
     this.assertLive();
-    const eventsBefore = new Map([...this.eventListeners.keys()].map((k) => [k, this.eventChannels(k)]));
-    const dataBefore = new Map([...this.dataListeners.keys()].map((p) => [p, this.dataChannels(p)]));
-    const server = this.server.channel();
+    // Leniently: after a failover a link in `before` is closed, and one in `after` may be down (required).
+    const eventsBefore = new Map([...this.eventListeners.keys()].map((k) => [k, this.eventChannels(k, true)]));
+    const dataBefore = new Map([...this.dataListeners.keys()].map((p) => [p, this.dataChannels(p, true)]));
     this.links = links;
     this.routes = routes;
+    // Without a server connection the routes hold here only; the reconnect reports them and subscribes.
+    const server = this.server.channel();
     await server.request({ type: 'ready', session: this.id, routes }, { timeoutMs: this.callTimeoutMs });
     const timeoutMs = this.callTimeoutMs;
     const moves: Promise<unknown>[] = [];
     for (const [key, before] of eventsBefore) {
-      const after = this.eventChannels(key);
-      for (const c of after) if (!before.includes(c)) moves.push(c.request(eventSubscription('subscribe', this.id, key), { timeoutMs }));
+      const after = this.eventChannels(key, true);
+      for (const c of after) if (!before.includes(c) && !c.closed) moves.push(c.request(eventSubscription('subscribe', this.id, key), { timeoutMs }));
       for (const c of before) if (!after.includes(c) && !c.closed) moves.push(c.request(eventSubscription('unsubscribe', this.id, key), { timeoutMs }));
     }
     for (const [path, before] of dataBefore) {
-      const after = this.dataChannels(path);
-      const added = after.filter((c) => !before.includes(c));
+      const after = this.dataChannels(path, true);
+      const added = after.filter((c) => !before.includes(c) && !c.closed);
       if (added.length > 0) moves.push(this.fetchData(path, added));
       for (const c of before) if (!after.includes(c) && !c.closed) moves.push(c.request({ type: 'unsubscribe', session: this.id, kind: 'data', name: path }, { timeoutMs }));
     }
@@ -189,6 +308,7 @@ export class Session extends EventEmitter {
   /** Subscribes to one event (or all, with undefined). */
   async onEvent(name: string | undefined, listener: (e: ServiceEvent) => void): Promise<Subscription> {
     this.assertLive();
+    if (this.restoring) await this.untilUsable(this.callTimeoutMs, undefined, () => false);
     const key = name ?? '';
     if (key && !this.definition.events.has(key)) {
       const known = [...this.definition.events.keys()].join(', ') || 'none';
@@ -223,6 +343,7 @@ export class Session extends EventEmitter {
    */
   async watch(path: string, listener: (c: DataChange) => void): Promise<DataWatch> {
     this.assertLive();
+    if (this.restoring) await this.untilUsable(this.callTimeoutMs, undefined, () => false);
     RuntimeDataTree.nodeAt(this.definition.runtimeData, path, this.definition);
     let set = this.dataListeners.get(path);
     const fresh = !set;
@@ -276,10 +397,22 @@ export class Session extends EventEmitter {
     for (const key of this.eventListeners.keys()) {
       if (this.eventChannels(key).includes(server)) pending.push(server.request(eventSubscription('subscribe', this.id, key), { timeoutMs }));
     }
+    const refreshed: string[] = [];
     for (const path of this.dataListeners.keys()) {
-      if (this.dataChannels(path).includes(server)) pending.push(this.fetchData(path, [server]));
+      if (!this.dataChannels(path).includes(server)) continue;
+      refreshed.push(path);
+      pending.push(this.fetchData(path, [server]));
     }
     await Promise.all(pending);
+    for (const path of refreshed) this.deliverSnapshot(path);
+  }
+
+  /** Tells the watchers of `path` its value now, marked `restored`: what changed meanwhile was not seen. */
+  private deliverSnapshot(path: string): void {
+    const set = this.dataListeners.get(path);
+    if (!set) return;
+    const change: DataChange = { path, value: this.data.get(path), route: this.dataChannels(path).some((c) => !this.isServer(c)) ? 'direct' : 'server', restored: true };
+    for (const l of set) callIsolated(() => l(change), this.listenerFault, `the watch of "${path || '(all)'}"`);
   }
 
   /** @internal delivery from the client's connection or a link. */
@@ -312,6 +445,8 @@ export class Session extends EventEmitter {
   markEnded(error: PeerwayError, quiet = error.code === 'SESSION_NOT_FOUND'): void {
     if (this.endedWith) return;
     this.endedWith = error;
+    this.restoring = false;
+    this.usable.fail(new PeerwayError(error.code, `session with ${this.service} has ended: ${error.message}`));
     for (const l of this.links.values()) l.close('session ended');
     this.eventListeners.clear();
     this.dataListeners.clear();
@@ -344,19 +479,78 @@ export class Session extends EventEmitter {
     return this.server.channel();
   }
 
+  /** The channel a resource is routed on (the server's for undefined), closed or not; undefined when there is none. */
+  private anyChannelFor(key: string | undefined): Channel | undefined {
+    const r = key === undefined ? undefined : this.routes[key];
+    if (r?.linkType === 'direct') return this.links.get(r.link ?? '');
+    try {
+      return this.server.channel();
+    } catch {
+      return undefined;
+    }
+  }
+
   private request<B extends RequestBody>(key: string, body: B, options: RequestOptions = {}): Promise<ReplyTo<B['type']>> {
+    if (this.restoring) return this.requestWhenUsable(key, body, options);
     let channel: Channel;
     try {
       channel = this.channelFor(key);
     } catch (err) {
-      return Promise.reject(PeerwayError.from(err));
+      const error = PeerwayError.from(err);
+      if (error.code === 'CONNECTION_CLOSED' && this.server.reconnecting()) return this.requestWhenUsable(key, body, options);
+      return Promise.reject(error);
     }
     // A plain literal, not a spread: this runs for every call.
     const channelOptions: RequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs };
     if (options.signal) channelOptions.signal = options.signal;
     const route = this.routes[key];
-    if (route?.linkType === 'direct') channelOptions.mapError = this.linkGone(route.link ?? '');
-    return channel.request(body, channelOptions);
+    if (route?.linkType === 'direct') {
+      channelOptions.mapError = this.linkGone(route.link ?? '');
+      return channel.request(body, channelOptions);
+    }
+    const sent = channel.request(body, channelOptions);
+    return this.server.recovers ? sent.catch((err: unknown) => this.retryForgotten(err, key, body, options)) : sent;
+  }
+
+  /**
+   * The server did not know the session: the request never reached the service, so it is safe to make it
+   * again once the session is restored (a call the service received is never made twice).
+   */
+  private retryForgotten<B extends RequestBody>(err: unknown, key: string, body: B, options: RequestOptions): Promise<ReplyTo<B['type']>> {
+    const error = PeerwayError.from(err);
+    if (error.code !== 'SESSION_NOT_FOUND' || this.ended || !('session' in body) || body.session !== this.id) throw error;
+    this.server.forgotten(this);
+    return this.requestWhenUsable(key, body, options);
+  }
+
+  /**
+   * A request made while the session is being restored or the server connection is coming back: it waits
+   * for that, within its own timeout, then goes out on the route the session has by then.
+   */
+  private async requestWhenUsable<B extends RequestBody>(key: string, body: B, options: RequestOptions): Promise<ReplyTo<B['type']>> {
+    const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    await this.untilUsable(timeoutMs, options.signal, () => this.routes[key]?.linkType !== 'direct');
+    const rest = Math.max(1, deadline - Date.now());
+    // The session id changes when it was started again: the request is for the session as it is now.
+    const current = 'session' in body ? { ...body, session: this.id } : body;
+    return this.request(key, current, { ...options, timeoutMs: rest });
+  }
+
+  /**
+   * Waits while the session is being restored, and while the server connection is coming back when
+   * `needsServer()` says the request goes through the server. TIMEOUT naming what it waited for.
+   */
+  private async untilUsable(timeoutMs: number, signal: AbortSignal | undefined, needsServer: () => boolean): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.restoring) {
+      await this.usable.wait(
+        timeoutMs,
+        () => new PeerwayError('SERVICE_GONE', `session with ${this.service} was still being restored after ${timeoutMs} ms (its service or the server went away; nothing was sent)`),
+        signal,
+      );
+    }
+    if (needsServer() && this.server.reconnecting()) await this.server.untilConnected(Math.max(1, deadline - Date.now()), signal);
   }
 
   /**
@@ -401,21 +595,31 @@ export class Session extends EventEmitter {
     }
   }
 
-  /** Where subscriptions to an event (or all events, '') must be made: the server and/or direct links. */
-  private eventChannels(name: string): Channel[] {
+  /**
+   * Where subscriptions to an event (or all events, '') must be made: the server and/or direct links.
+   * `lenient`: closed links are listed and an absent server connection is left out, instead of throwing.
+   */
+  private eventChannels(name: string, lenient = false): Channel[] {
     const keys = name ? [`event:${name}`] : [...this.definition.events.keys()].map((e) => `event:${e}`);
-    return this.distinctChannels(keys, name === '');
+    return this.distinctChannels(keys, name === '', lenient);
   }
 
   /** Where a runtime-data watch at `path` must subscribe: every route its subtrees take. */
-  private dataChannels(path: string): Channel[] {
-    return this.distinctChannels(this.table.dataKeysUnder(path), false);
+  private dataChannels(path: string, lenient = false): Channel[] {
+    return this.distinctChannels(this.table.dataKeysUnder(path), false, lenient);
   }
 
-  private distinctChannels(keys: string[], alwaysServer: boolean): Channel[] {
+  private distinctChannels(keys: string[], alwaysServer: boolean, lenient: boolean): Channel[] {
     const out = new Set<Channel>();
-    if (alwaysServer) out.add(this.server.channel());
-    for (const k of keys) out.add(this.channelFor(k));
+    if (lenient) {
+      for (const k of alwaysServer ? [undefined, ...keys] : keys) {
+        const c = this.anyChannelFor(k);
+        if (c) out.add(c);
+      }
+    } else {
+      if (alwaysServer) out.add(this.server.channel());
+      for (const k of keys) out.add(this.channelFor(k));
+    }
     const server = this.isServer;
     // The server connection first, so direct snapshots are applied after (and win over) the server's copy.
     return [...out].sort((a, b) => (server(a) ? -1 : server(b) ? 1 : 0));

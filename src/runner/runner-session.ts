@@ -94,15 +94,20 @@ export class RunnerSession {
     }
   }
 
+  /** Drops one subscription on `link`: to event `name` (none: to every event), or the watch of path `name`. */
   unsubscribe(link: string, kind: 'event' | 'data', name: string | undefined): void {
     if (kind === 'event') {
-      const set = this.linkEvents.get(link);
-      if (!name) set?.clear();
-      else set?.delete(name);
+      this.linkEvents.get(link)?.delete(name ?? '');
     } else {
       const paths = this.linkData.get(link) ?? [];
-      this.linkData.set(link, name ? paths.filter((p) => p !== name) : []);
+      this.linkData.set(link, paths.filter((p) => p !== (name ?? '')));
     }
+  }
+
+  /** The link closed: what was subscribed on it goes (the client subscribes again wherever it moves). */
+  clearLink(link: string): void {
+    this.linkEvents.delete(link);
+    this.linkData.delete(link);
   }
 
   wantsEvent(link: string, name: string): boolean {

@@ -21,7 +21,11 @@ export interface RunnerOptions {
   logger?: Logger;
   /** Options of the server connection; without `attributes`, those of `adapters` for the server's bearer are used. */
   connectOptions?: ConnectOptions;
-  /** Delay before the first reconnect attempt; doubles up to `maxRetryMs`. */
+  /**
+   * Delay before the first reconnect attempt (default 100 ms); doubles up to `maxRetryMs` (default 1 s, so
+   * a restarted server has its services back within about a second). A refused registration (a name
+   * taken, a register the policy denies) is retried at least every 5 s instead.
+   */
   minRetryMs?: number;
   maxRetryMs?: number;
   /** Address peer-to-peer link listeners bind to (default 127.0.0.1). */
@@ -51,7 +55,8 @@ export interface RunnerOptions {
  * drops within its keepalive time, so the runner keeps trying (at least every 5 s).
  */
 const FATAL_REGISTRATION_CODES = new Set(['DEFINITION_INVALID', 'VERSION_MISMATCH']);
-const MAX_RETRY_MS = 5000;
+const MAX_RETRY_MS = 1000;
+const REFUSED_RETRY_MS = 5000;
 
 /**
  * Hosts remote services: connects to the server as a client of role `runner`, registers its services,
@@ -77,7 +82,7 @@ export class PeerwayRunner extends EventEmitter {
   constructor(private readonly options: RunnerOptions) {
     super();
     this.log = options.logger ?? silentLogger();
-    this.retryMs = options.minRetryMs ?? 250;
+    this.retryMs = options.minRetryMs ?? 100;
     this.limits = resolveLimits(options.limits);
     partialFrames.limit = this.limits.maxPartialFrameBytes;
     const server = options.server;
@@ -180,7 +185,7 @@ export class PeerwayRunner extends EventEmitter {
       const stale = [...this.sessionService.keys()];
       const reply = await channel.request({ type: 'register', services });
       for (const id of stale) this.closeSession(id, 'the server ended the session while this runner was away');
-      this.retryMs = this.options.minRetryMs ?? 250;
+      this.retryMs = this.options.minRetryMs ?? 100;
       this.log.info({ server: url, services: reply.registered }, this.everRegistered ? 're-registered after reconnect' : 'registered');
       this.everRegistered = true;
       this.emit('registered', reply.registered);
@@ -198,9 +203,10 @@ export class PeerwayRunner extends EventEmitter {
       this.channel = undefined;
       channel?.close(error.message);
       // A name taken or a register denied may change (the holder goes, the policy is reloaded): keep trying.
-      const what = error.code === 'DUPLICATE_SERVICE' || error.code === 'POLICY_DENIED' ? 'the server refused the registration' : 'cannot reach the server';
-      this.log.warn({ server: url, reason: error.message }, `${what}; retrying in ${this.retryMs} ms`);
-      this.scheduleRetry();
+      const refused = error.code === 'DUPLICATE_SERVICE' || error.code === 'POLICY_DENIED';
+      if (refused) this.retryMs = Math.max(this.retryMs, REFUSED_RETRY_MS);
+      this.log.warn({ server: url, reason: error.message }, `${refused ? 'the server refused the registration' : 'cannot reach the server'}; retrying in ${this.retryMs} ms`);
+      this.scheduleRetry(refused ? REFUSED_RETRY_MS : undefined);
     }
   }
 
@@ -215,11 +221,12 @@ export class PeerwayRunner extends EventEmitter {
     this.scheduleRetry();
   }
 
-  private scheduleRetry(): void {
+  private scheduleRetry(cap = this.options.maxRetryMs ?? MAX_RETRY_MS): void {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.attempt(), this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, this.options.maxRetryMs ?? MAX_RETRY_MS);
+    // Spread by ±20%: the runners of one restarted server do not all knock at the same instant.
+    this.retryTimer = setTimeout(() => void this.attempt(), Math.round(this.retryMs * (0.8 + Math.random() * 0.4)));
+    this.retryMs = Math.min(this.retryMs * 2, cap);
   }
 
   private open(m: OpenSession): SessionOpened {

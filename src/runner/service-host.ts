@@ -280,7 +280,11 @@ export class ServiceHost {
       const close = (info: CloseInfo) => {
         if (closed) return;
         closed = true;
-        if (s.links.get(link) === open) s.links.delete(link); // else replaced by a newer connection
+        if (s.links.get(link) === open) {
+          s.links.delete(link);
+          // The client subscribes again on whichever route it fails over to (and on this link when it is back).
+          s.clearLink(link);
+        }
         if (info.error) this.log.warn({ session: s.id, link, reason: info.reason }, 'link closed with error');
         else this.log.debug({ session: s.id, link, reason: info.reason }, 'link closed');
       };

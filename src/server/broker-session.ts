@@ -70,8 +70,7 @@ export class BrokerSession implements Subscriber {
   /** The connection went away: keep the session for `ttlMs`, then `expire` ends it. */
   detach(ttlMs: number, expire: () => void): void {
     this.sinkNow = undefined;
-    this.clearEvents();
-    this.unsubscribeData(undefined);
+    this.clearSubscriptions();
     clearTimeout(this.detachTimer);
     this.detachTimer = setTimeout(expire, ttlMs);
     this.detachTimer.unref();
@@ -83,8 +82,7 @@ export class BrokerSession implements Subscriber {
     this.detachTimer = undefined;
     if (this.sinkNow && this.sinkNow !== sink) {
       // Taken over from a connection that has not noticed it is dead: it must stop receiving this session.
-      this.clearEvents();
-      this.unsubscribeData(undefined);
+      this.clearSubscriptions();
     }
     this.sinkNow = sink;
   }
@@ -113,8 +111,9 @@ export class BrokerSession implements Subscriber {
     else this.events.add(name);
   }
 
+  /** Drops one subscription: the one to `name`, or (without a name) the one to every event; others stay. */
   unsubscribeEvent(name: string | undefined): void {
-    if (!name) this.clearEvents();
+    if (!name) this.allEvents = false;
     else this.events.delete(name);
   }
 
@@ -122,12 +121,16 @@ export class BrokerSession implements Subscriber {
     if (!this.dataPaths.includes(path)) this.dataPaths.push(path);
   }
 
+  /** Drops the watch of `path` ('' or none: the watch of the whole tree); watches of other paths stay. */
   unsubscribeData(path: string | undefined): void {
-    if (!path) this.dataPaths.length = 0;
-    else {
-      const i = this.dataPaths.indexOf(path);
-      if (i >= 0) this.dataPaths.splice(i, 1);
-    }
+    const i = this.dataPaths.indexOf(path ?? '');
+    if (i >= 0) this.dataPaths.splice(i, 1);
+  }
+
+  /** Every subscription and watch goes (the front end went away or was replaced). */
+  private clearSubscriptions(): void {
+    this.clearEvents();
+    this.dataPaths.length = 0;
   }
 
   wantsEvent(name: string): boolean {

@@ -86,7 +86,7 @@ test('without an error listener on the session, a listener fault goes to the cli
 
 test('the server connection drops while a direct link is healthy: the link keeps carrying calls until the session is stopped', async (t) => {
   const stack = await memoryStack(t, [MEM_LAB]);
-  const client = await stack.client();
+  const client = await stack.client({ reconnect: false });
   const s = await client.startSession('MemLab');
   const ticks = new Collector<ServiceEvent>();
   await s.onEvent('tick', ticks.push);
@@ -103,9 +103,9 @@ test('the server connection drops while a direct link is healthy: the link keeps
   await assert.rejects(s.call('echo', { text: 'gone' }), { code: 'SESSION_NOT_FOUND' });
 });
 
-test('reconnect() attaches every session to a new connection and makes its server subscriptions again', async (t) => {
+test('with recovery off, reconnect() attaches every session to a new connection and makes its server subscriptions again', async (t) => {
   const stack = await memoryStack(t, [MEM_LAB]);
-  const client = await stack.client();
+  const client = await stack.client({ reconnect: false });
   const s = await client.startSession('MemLab');
   const changes = new Collector<DataChange>();
   const watch = await s.watch('label', changes.push);
@@ -120,22 +120,28 @@ test('reconnect() attaches every session to a new connection and makes its serve
   assert.equal(await s.call('echo', { text: 'a' }), 'a via direct');
   // label is server-routed: the watch was made again on the new connection.
   stack.runner!['byName'].get('MemLab')!.runtime.set('label', 'y');
-  assert.deepEqual((await changes.next(1)).map((c) => [c.path, c.value, c.route]), [['label', 'y', 'server']]);
+  // First the fresh snapshot taken on the new connection, marked as such; then the change.
+  assert.deepEqual((await changes.next(2)).map((c) => [c.path, c.value, c.route, c.restored]), [
+    ['label', 'x', 'server', true],
+    ['label', 'y', 'server', undefined],
+  ]);
 });
 
-test('a session the server no longer knows ends with `ended` on reconnect, and its links close', async (t) => {
+test('with recovery off, reconnect() starts again a session the server no longer knows: a new id, its links anew', async (t) => {
   const stack = await memoryStack(t, [MEM_LAB], { server: { detachedSessionTtlMs: 50 } });
-  const client = await stack.client();
+  const client = await stack.client({ reconnect: false });
   const s = await client.startSession('MemLab');
-  const ended = new Promise<PeerwayError>((resolve) => s.once('ended', resolve));
+  const before = s.id;
+  const oldLink = s.openLinks().get('mem')!;
+  const restored = new Promise((resolve) => s.once('restored', resolve));
   await cutServerConnection(client);
   await new Promise((r) => setTimeout(r, 150)); // past the detached-session time: the server drops it
   await client.reconnect();
-  const err = await ended;
-  assert.equal(err.code, 'SERVICE_GONE');
-  assert.match(err.message, /ended while the client was disconnected/);
-  assert.equal(s.ended, true);
-  await assert.rejects(s.call('echo', { text: 'a' }), { code: 'SERVICE_GONE' });
+  assert.deepEqual(await restored, { restarted: true });
+  assert.notEqual(s.id, before);
+  assert.equal(s.ended, false);
+  assert.equal(oldLink.closed, true, "the old incarnation's link is closed");
+  assert.equal(await s.call('echo', { text: 'a' }), 'a via direct');
 });
 
 test('client.close() stops its sessions without an `ended` event', async (t) => {
@@ -150,4 +156,22 @@ test('client.close() stops its sessions without an `ended` event', async (t) => 
   const observer = await stack.client();
   assert.equal((await observer.stats()).sessions, 0, 'the server dropped the sessions at once, not after the detached time');
   await assert.rejects(client.reconnect(), { code: 'CONNECTION_CLOSED' });
+});
+
+test('closing a subscription to every event or a watch of the whole tree leaves the named ones running, on both routes', async (t) => {
+  const stack = await memoryStack(t, [MEM_LAB]);
+  const client = await stack.client();
+  const s = await client.startSession('MemLab');
+  const ticks = new Collector<ServiceEvent>();
+  const labels = new Collector<DataChange>();
+  const everyEvent = await s.onEvent(undefined, () => undefined);
+  await s.onEvent('tick', ticks.push); // direct: the runner keeps its subscriptions per link
+  const wholeTree = await s.watch('', () => undefined);
+  await s.watch('label', labels.push); // server route: the server keeps them per session
+  await everyEvent.close();
+  await wholeTree.close();
+  await s.call('emitTicks', { count: 1 });
+  stack.runner!['byName'].get('MemLab')!.runtime.set('label', 'still watched');
+  assert.deepEqual((await ticks.next(1)).map((e) => e.args.seq), [1]);
+  assert.deepEqual((await labels.next(1)).map((c) => c.value), ['still watched']);
 });

@@ -74,10 +74,10 @@ test('peerway watch prints the initial runtime data, then changes and events, on
   ]);
 });
 
-test('peerway watch exits 1 with SERVICE_GONE when the runner goes away', async (t) => {
+test('peerway watch exits 1 with SERVICE_GONE when the runner goes away and does not come back within --restore-timeout', async (t) => {
   const server = await startServer(t);
   const runner = await startRunner(t, server.url, [TYPES]);
-  const watch = startPeerway(['watch', '--server', server.url, 'Types', '--path', 'count']);
+  const watch = startPeerway(['watch', '--server', server.url, 'Types', '--path', 'count', '--restore-timeout', '500']);
   t.after(() => watch.stop());
   await watch.waitFor(/"initial":true/); // subscribed: now the runner may go
   runner.child.kill('SIGKILL');
