@@ -1,0 +1,108 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { availableBearerIds } from '../bearer/registry.js';
+import { checkDefinitionFile } from '../definition/load-definition.js';
+import { formatDiagnostic, type ServiceDefinition } from '../definition/model.js';
+import { generateModule, moduleFileName, sourceLabel, type GeneratedModule } from '../codegen/codegen.js';
+import { CODEGEN_TARGETS, type CodegenTarget } from '../codegen/type-mapping.js';
+import { PeerwayError } from '../errors.js';
+import { printLine, reportError, EXIT_OK } from './common.js';
+
+interface CodegenCliOptions {
+  out: string;
+  target: CodegenTarget | 'both';
+}
+
+export function codegenCommand(setExit: (code: number) => void): Command {
+  return new Command('codegen')
+    .description('generate a typed TypeScript module per service from definition files: its types, a typed client and a typed implementation interface')
+    .argument('<files...>', 'service definition XML files')
+    .requiredOption('-o, --out <dir>', 'directory to write the modules to (created if missing); one flat module per service')
+    .addOption(
+      new Option('--target <target>', 'node: for the Node client and service implementations; browser: for the browser client (peerway/browser); both')
+        .choices([...CODEGEN_TARGETS, 'both'])
+        .default('node'),
+    )
+    .addHelpText(
+      'after',
+      '\nEach service gets OUT/<name in kebab-case>.ts (node) and/or OUT/<name>.browser.ts (browser), importing only\n' +
+        "types from 'peerway' / 'peerway/browser'. Its header names the definition and its sha256: peerway check\n" +
+        '--generated OUT warns when a definition changed since. Files whose content would not change are not rewritten.\n' +
+        'Example: peerway codegen examples/climate.xml --out src/generated\n' +
+        'Exit code 0 when every file was generated, 2 for a bad definition or an --out that cannot be written.',
+    )
+    .action(async (files: string[], opts: CodegenCliOptions) => {
+      try {
+        const modules = await generateAll(files, opts);
+        await writeModules(opts.out, modules);
+        setExit(EXIT_OK);
+      } catch (err) {
+        setExit(reportError('codegen', err));
+      }
+    });
+}
+
+/**
+ * Every definition parsed and every module generated before anything is written: a bad file leaves the
+ * output directory as it was. Definition problems are printed as `file:line:col: message` on stderr.
+ */
+async function generateAll(files: string[], opts: CodegenCliOptions): Promise<GeneratedModule[]> {
+  const targets = opts.target === 'both' ? CODEGEN_TARGETS : [opts.target];
+  const definitions: ServiceDefinition[] = [];
+  let failed = 0;
+  for (const file of files) {
+    const { diagnostics, definition } = await checkDefinitionFile(file, { bearers: availableBearerIds() });
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    for (const d of errors) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    if (!definition || errors.length > 0) failed++;
+    else definitions.push(definition);
+  }
+  if (failed > 0) {
+    throw new PeerwayError('DEFINITION_INVALID', `${failed} of ${files.length} definition file(s) have errors (listed above); nothing was written`);
+  }
+  const byFile = new Map<string, ServiceDefinition>();
+  const modules: GeneratedModule[] = [];
+  for (const definition of definitions) {
+    for (const target of targets) {
+      const fileName = moduleFileName(definition.name, target);
+      const earlier = byFile.get(fileName);
+      if (earlier !== undefined) {
+        throw new PeerwayError(
+          'USAGE',
+          `${earlier.file} (service ${earlier.name}) and ${definition.file} (service ${definition.name}) would both be generated as ${path.join(opts.out, fileName)}; generate them into different --out directories`,
+        );
+      }
+      byFile.set(fileName, definition);
+      modules.push(generateModule(definition, { target, source: sourceLabel(path.relative(path.resolve(opts.out), path.resolve(definition.file))) }));
+    }
+  }
+  return modules;
+}
+
+async function writeModules(out: string, modules: GeneratedModule[]): Promise<void> {
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (err) {
+    throw cannotWrite(out, err);
+  }
+  for (const module of modules) {
+    const file = path.join(out, module.fileName);
+    const before = await readFile(file, 'utf8').catch(() => undefined);
+    if (before === module.text) {
+      await printLine(`unchanged ${file}`);
+      continue;
+    }
+    try {
+      await writeFile(file, module.text);
+    } catch (err) {
+      throw cannotWrite(file, err);
+    }
+    await printLine(`wrote ${file}`);
+  }
+}
+
+function cannotWrite(target: string, err: unknown): PeerwayError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  return new PeerwayError('USAGE', `cannot write ${target} (${code}); give --out a directory you can write to`, { cause: err });
+}
