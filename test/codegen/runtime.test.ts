@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import WebSocket from 'ws';
+import { example, fixture, ROOT, startRunner, startServer } from '../helpers/harness.js';
+import { exercise } from '../fixtures/codegen/typed-client.js';
+import { exerciseBrowser } from '../fixtures/codegen/typed-browser-client.js';
+
+/**
+ * Generated code at work against real processes: the typed client (test/fixtures/codegen/typed-client.ts)
+ * calls, subscribes and watches a runner that hosts the typed implementation (all-types.ts, written with
+ * `defineAllTypesService`); the browser module does the same through the gateway; and the README's
+ * example program runs against the Climate example. The generated modules used are the committed ones,
+ * which codegen.test.ts keeps identical to fresh output.
+ */
+
+const ALL_TYPES = fixture('codegen', 'all-types.xml');
+const POINT = { x: 1.5, y: -2, label: 'p' };
+
+test('a generated client calls, subscribes and watches a typed implementation hosted by a runner', async (t) => {
+  const server = await startServer(t);
+  const runner = await startRunner(t, server.url, [ALL_TYPES]);
+  assert.match(runner.stdout(), /^registered AllTypes with /m);
+  const seen = await exercise(server.url);
+
+  const sample = seen.echoes.sample;
+  assert.deepEqual(
+    { ...seen.echoes, sample: undefined, samples: undefined, binary: [...seen.echoes.binary] },
+    { bool: true, int: -7, int64: 42, bigInt64: 2n ** 60n, float: 0.5, double: 1e300, string: 'héllo', binary: [0xca, 0xfe], point: POINT, ints: [1, 2, 3], sample: undefined, samples: undefined },
+  );
+  assert.deepEqual({ ...sample, data: [...sample.data] }, {
+    flag: true, count: 3, big: 2n ** 62n, ratio: 0.25, precise: Math.PI, name: 'sample', data: [1, 2, 255], at: POINT, trail: [{ x: 0, y: 0, label: 'o' }], tags: ['a', 'b'], bigs: [1, 2n ** 60n],
+  });
+  assert.deepEqual(seen.echoes.samples[0].tags, ['b', 'a'], 'an async handler answered');
+  assert.equal(seen.sum, 3.75);
+  assert.equal(seen.countBefore, 7);
+  assert.equal(seen.ping, undefined);
+  assert.equal(seen.stop, 'stopped: asked', 'the method named stop, reached as stop_');
+  assert.equal(seen.then, true, 'the method named then, reached as then_');
+
+  // Defaults of every value type, read through typed paths (label was written by ping through the API start() kept).
+  assert.deepEqual({ ...seen.initial, blob: [...seen.initial.blob] }, { big: 9007199254740993n, x: 1.5, blob: [0xca, 0xfe], deep: 0, zones: 0, label: 'pinged' });
+  // Snapshots after the first publish, then the changes of the second one.
+  assert.deepEqual(seen.snapshots, { zoneCelsius: 0.25, lastAt: POINT, history: [3] });
+  assert.deepEqual(seen.changes.zoneCelsius, [18, 0.75], 'zones (above the watched path), then zones.1.celsius (the path)');
+  assert.deepEqual(seen.changes.lastAt, [{ x: 9, y: 9, label: 'moved' }], 'last (above last.at)');
+  assert.deepEqual(seen.changes.history, [[3, 3]]);
+  assert.deepEqual(seen.changes.zoneNames, ['front,rear', 'front,rear']);
+  // publish writes `last` first, then `count`: the whole tree after each of its eight writes.
+  const [first, ...rest] = seen.changes.wholeCount;
+  assert.ok(first === 8 && rest.length >= 7 && rest.every((c) => c === 9), `every change under '' gives the whole tree: ${seen.changes.wholeCount.join(',')}`);
+  assert.deepEqual(seen.events.sampled.map((e) => [e.seq, e.sample.ratio]), [[2n ** 60n + 1n, 0.25], [2n ** 60n + 2n, 0.75]]);
+  assert.deepEqual(seen.events.tags, [['a', 'b'], ['a', 'b']]);
+  assert.equal(seen.events.cleared, 2);
+  assert.deepEqual(seen.after, { count: 9, label: 'pinged', deep: 2n ** 62n });
+});
+
+test('the generated browser module works over the gateway: JSON value forms, events, and watches above, at and below the written path', async (t) => {
+  const server = await startServer(t, ['--http', '0']);
+  const [, address] = await server.proc.waitFor(/^listening http (\S+)$/m);
+  await startRunner(t, server.url, [ALL_TYPES]);
+  // The browser client uses the global WebSocket of browsers (and of Node 22+); Node 20 gets ws's.
+  const had = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket');
+  Object.defineProperty(globalThis, 'WebSocket', { value: WebSocket, configurable: true, writable: true });
+  t.after(() => (had ? Object.defineProperty(globalThis, 'WebSocket', had) : Reflect.deleteProperty(globalThis, 'WebSocket')));
+
+  const seen = await exerciseBrowser(`http://${address}`);
+  assert.deepEqual(seen.echoes, {
+    int64: '1152921504606846976',
+    binary: 'yv4=',
+    sample: { flag: false, count: 1, big: '4611686018427387904', ratio: 0.5, precise: 2.5, name: 'from a page', data: 'AQL/', at: { x: 1, y: 2, label: 'a' }, trail: [], tags: ['x'], bigs: [1, '1152921504606846976'] },
+    ints: [3, 2, 1],
+  });
+  assert.deepEqual(seen.initial, { big: '9007199254740993', blob: 'yv4=', x: 1.5 });
+  assert.deepEqual(seen.changes.lastAt, [{ x: 1, y: 2, label: 'a' }, { x: 5, y: 6, label: 'b' }]);
+  assert.deepEqual(seen.changes.zoneCelsius, [18, 0.125]);
+  assert.deepEqual(seen.changes.deep, [{ inner: { value: '4611686018427387904' }, empty: {} }, { inner: { value: 12 }, empty: {} }]);
+  assert.ok(seen.changes.wholeCount.length >= 16 && seen.changes.wholeCount.slice(-1)[0] === 9, `the whole tree after each change: ${seen.changes.wholeCount.join(',')}`);
+  assert.deepEqual(seen.events, { seq: ['1152921504606846977', '1152921504606846978'], cleared: 2 });
+});
+
+test("the README's typed Climate client runs against the Climate example and sees its results, runtime data and events", { timeout: 60_000 }, async (t) => {
+  const server = await startServer(t);
+  await startRunner(t, server.url, [example('climate.xml')]);
+  const child = spawn(process.execPath, ['--import', 'tsx', example('typed-climate-client.ts'), server.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill());
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines[0], 'cabin.temperature now: 21');
+  assert.ok(lines.includes('setTemperature accepted: true'), stdout);
+  assert.ok(lines.includes('zone 1 target: 31.5'), stdout);
+  assert.ok(lines.some((l) => /^cabin\.temperature: \d+(\.\d)?$/.test(l)), stdout);
+  assert.ok(lines.some((l) => /^overheat at 3\d(\.\d)? °C, status: hot$/.test(l)), stdout);
+});
