@@ -5,6 +5,7 @@ import { ANONYMOUS, type Identity } from '../policy/authorizer.js';
 import type { Authenticator } from '../server/authentication.js';
 import type { Broker } from '../server/broker.js';
 import type { PushLimits } from '../wire/push-outbox.js';
+import { checkHostName } from './browser-origin.js';
 import { HttpCallers } from './http-callers.js';
 
 export interface GatewayOptions {
@@ -80,6 +81,11 @@ export class HttpGateway {
     const logger: FastifyBaseLogger = options.log.child({ component: 'http' });
     this.app = Fastify({ loggerInstance: logger, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
     this.app.addHook('onRequest', async (request) => {
+      const refusal = checkHostName(request.headers.host, options.host, options.origins ?? []);
+      if (refusal !== undefined) {
+        this.options.log.warn({ component: 'http', peer: request.ip, host: request.headers.host, reason: refusal }, 'http request refused');
+        throw new PeerwayError('POLICY_DENIED', refusal);
+      }
       request.peerwayIdentity = await this.identify(request);
     });
     this.app.setErrorHandler((err, _request, reply) => {
