@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERROR_CODES, PeerwayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ANONYMOUS, type Identity } from '../policy/authorizer.js';
@@ -79,7 +79,8 @@ export class HttpGateway {
     this.callers = new HttpCallers(options.broker);
     // Typed as fastify's logger: a pino logger is one, but fastify's generics would otherwise take pino's own type.
     const logger: FastifyBaseLogger = options.log.child({ component: 'http' });
-    this.app = Fastify({ loggerInstance: logger, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+    // No per-request log lines: the gateway logs what matters (refusals, dropped streams) itself.
+    this.app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 });
     this.app.addHook('onRequest', async (request) => {
       const refusal = checkHostName(request.headers.host, options.host, options.origins ?? []);
       if (refusal !== undefined) {
