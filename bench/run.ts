@@ -21,9 +21,10 @@ import { sessionStart } from './scenarios/session-start.js';
 import { scale } from './scenarios/scale.js';
 import { serverCpu } from './scenarios/server-cpu.js';
 import { policyCost } from './scenarios/policy.js';
+import { gateway } from './scenarios/gateway.js';
 
 /** Every scenario, in the order they run and print. */
-export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost];
+export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost, gateway];
 
 /** The options of the bench (`npm run bench -- …`, parsed in bench/main.ts). */
 export interface BenchOptions {

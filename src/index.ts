@@ -20,6 +20,8 @@ export type { ServiceImplementation, ServiceApi, CallContext, MethodHandler } fr
 export { ServiceRuntime } from './service/service-runtime.js';
 export type { ServiceOutput } from './service/service-runtime.js';
 export { loadService } from './service/load-service.js';
+export { FilePersistentStore, defaultDataDir } from './service/persistent-store.js';
+export type { PersistentStore } from './service/persistent-store.js';
 export type { ServiceDefinition } from './definition/model.js';
 
 // Embedding a server or a runner

@@ -10,7 +10,7 @@ import { unreachableRoutes, unreliableSizeWarnings } from '../routing/route-warn
 import { PeerwayError } from '../errors.js';
 import { loadPolicy } from '../policy/policy-file.js';
 import { formatCoverage, Policy } from '../policy/policy.js';
-import { IMPLEMENTATION_EXTENSIONS, findImplementation, loadImplementation } from '../service/implementation.js';
+import { IMPLEMENTATION_EXTENSIONS, findImplementation, implementationCandidates, loadImplementation } from '../service/implementation.js';
 import { inspectGeneratedFiles } from '../codegen/generated-files.js';
 import { collect, positiveIntArg, printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
 
@@ -35,7 +35,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
       'after',
       '\nA service with methods needs an implementation next to its XML (same base name, ' +
         IMPLEMENTATION_EXTENSIONS.join(' ') +
-        ') that loads and implements exactly the declared methods.\n' +
+        '; for MyService_interface.xml also MyService with those extensions) that loads and implements exactly the declared methods.\n' +
         'Warnings (routes that can never be chosen, generated modules older than their definition, …) do not change the exit code.\n' +
         'Exit code 0 when every file is valid, 2 when any has errors.',
     )
@@ -90,10 +90,9 @@ async function checkImplementation(xmlFile: string, definition: ServiceDefinitio
   const file = findImplementation(xmlFile);
   if (!file) {
     if (declared.length === 0) return { problems: [], summary: 'no methods, so no implementation needed' };
-    const base = xmlFile.replace(/\.xml$/i, '');
     return {
       problems: [
-        `${xmlFile}: error: service ${definition.name} declares ${declared.length} method(s) and has no implementation: looked for ${IMPLEMENTATION_EXTENSIONS.map((e) => base + e).join(', ')}; ` +
+        `${xmlFile}: error: service ${definition.name} declares ${declared.length} method(s) and has no implementation: looked for ${implementationCandidates(xmlFile).join(', ')}; ` +
           'create one (default export { methods, start?, stop? }), or give --xml-only to check the XML alone',
       ],
       summary: '',

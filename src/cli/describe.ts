@@ -66,16 +66,30 @@ function defaultText(value: unknown): string {
   return JSON.stringify(toJsonValue(value));
 }
 
-function runtimeDataLines(node: RuntimeDataNode, indent: string): string[] {
-  if (node.kind === 'leaf') return [`${indent}${node.name}: ${typeText(node.type)} = ${defaultText(node.default)}`];
-  return [`${indent}${node.name}${node.repeated ? '[]' : ''}:`, ...node.children.flatMap((c) => runtimeDataLines(c, indent + '  '))];
+/** ` (persistent, controller Input)` for a node that has either, else ''. */
+function nodeNotes(node: RuntimeDataNode): string {
+  const notes = [...(node.persistent ? ['persistent'] : []), ...(node.controller !== undefined ? [`controller ${node.controller}`] : [])];
+  return notes.length === 0 ? '' : ` (${notes.join(', ')})`;
 }
+
+function runtimeDataLines(node: RuntimeDataNode, indent: string): string[] {
+  if (node.kind === 'leaf') return [`${indent}${node.name}: ${typeText(node.type)} = ${defaultText(node.default)}${nodeNotes(node)}`];
+  return [`${indent}${node.name}${node.repeated ? '[]' : ''}:${nodeNotes(node)}`, ...node.children.flatMap((c) => runtimeDataLines(c, indent + '  '))];
+}
+
+/** Attributes of `<service>` shown in the header besides name, fullname and version (Kanzi Connect's). */
+const HEADER_ATTRIBUTES = ['namespace', 'package', 'type'];
 
 /** The readable form: a header, then types, methods, events and runtime data, each indented under its title. */
 export function describeText(definition: ServiceDefinition, location?: string): string {
   const lines = [`service ${definition.name}`];
   if (definition.fullname) lines.push(`  fullname: ${definition.fullname}`);
   if (definition.version) lines.push(`  version: ${definition.version}`);
+  if (definition.description !== undefined) lines.push(`  description: ${definition.description.replace(/\s+/g, ' ')}`);
+  for (const name of HEADER_ATTRIBUTES) {
+    const value = definition.attributes?.[name];
+    if (value !== undefined) lines.push(`  ${name}: ${value}`);
+  }
   if (location) lines.push(`  location: ${location}`);
   if (definition.types.size > 0) {
     lines.push('', 'types:');
@@ -92,20 +106,24 @@ export function describeText(definition: ServiceDefinition, location?: string): 
 const fieldsJson = (fields: Field[]) => fields.map((f) => ({ name: f.name, type: typeText(f.type) }));
 
 function runtimeDataJson(node: RuntimeDataNode): Record<string, unknown> {
-  if (node.kind === 'leaf') return { name: node.name, path: node.path, type: typeText(node.type), default: toJsonValue(node.default) ?? null };
-  return { name: node.name, path: node.path, ...(node.repeated ? { repeated: true } : {}), children: node.children.map(runtimeDataJson) };
+  const extra = { ...(node.persistent ? { persistent: true } : {}), ...(node.controller !== undefined ? { controller: node.controller } : {}) };
+  if (node.kind === 'leaf') return { name: node.name, path: node.path, type: typeText(node.type), default: toJsonValue(node.default) ?? null, ...extra };
+  return { name: node.name, path: node.path, ...(node.repeated ? { repeated: true } : {}), children: node.children.map(runtimeDataJson), ...extra };
 }
 
 /**
  * The JSON form (what `--json` prints): types as strings (`int`, `Point[]`), defaults in their JSON form
  * (int64 beyond 2^53 as a decimal string, binary as base64), the runtime data as a tree of
- * `{name, path, type, default}` leaves and `{name, path, repeated?, children}` objects.
+ * `{name, path, type, default}` leaves and `{name, path, repeated?, children}` objects (either with
+ * `persistent` and `controller` when the definition gives them), and every `<service>` attribute as written.
  */
 export function describeJson(definition: ServiceDefinition, location?: string): Record<string, unknown> {
   return {
     name: definition.name,
     ...(definition.fullname ? { fullname: definition.fullname } : {}),
     ...(definition.version ? { version: definition.version } : {}),
+    ...(definition.description !== undefined ? { description: definition.description } : {}),
+    attributes: { ...definition.attributes },
     ...(location ? { location } : {}),
     types: [...definition.types.values()].map((t) => ({ name: t.name, fields: fieldsJson(t.fields) })),
     methods: [...definition.methods.values()].map((m) => ({ name: m.name, arguments: fieldsJson(m.arguments), returns: typeText(m.returns) })),

@@ -6,12 +6,13 @@ import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { addLogOptions, addServerOption, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
 import { guardServiceFaults } from './service-fault-guard.js';
+import { addPersistOptions, persistenceFrom, type PersistCliOptions } from './persist-options.js';
 import { addLimitOptions, limitsFrom, type LimitCliOptions } from './limit-options.js';
 import { addLinkCertificateOptions, linkAdapters, resolveAdapters, type AdapterCliOptions, type LinkCertificateCliOptions } from './adapter-options.js';
 
 const UDP = 'connect.bearer.udp';
 
-interface RunnerCliOptions extends AdapterCliOptions, LinkCertificateCliOptions, LimitCliOptions {
+interface RunnerCliOptions extends AdapterCliOptions, LinkCertificateCliOptions, LimitCliOptions, PersistCliOptions {
   timeout: number;
   impl?: string;
   p2pHost: string;
@@ -38,6 +39,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
   addServerOption(cmd);
   addLinkCertificateOptions(cmd);
   addLimitOptions(cmd, 'runner');
+  addPersistOptions(cmd, 'its services');
   addLogOptions(cmd);
   cmd.action(async (files: string[], opts: RunnerCliOptions) => {
     const log = loggerFrom('runner', opts);
@@ -53,7 +55,8 @@ export function runnerCommand(setExit: (code: number) => void): Command {
       if (opts.udpMaxDatagram) links[UDP] = { ...links[UDP], maxDatagramBytes: String(opts.udpMaxDatagram) };
       const definitionLimit = opts.maxDefinitionBytes ? { maxBytes: opts.maxDefinitionBytes } : {};
       for (const file of files) runtimes.push(await loadService(file, opts.impl, log, definitionLimit));
-      for (const r of runtimes) await r.start();
+      const persistence = persistenceFrom(opts, log);
+      // runner.start() starts the services, after restoring their persistent runtime data.
       runner = new PeerwayRunner({
         server,
         services: runtimes,
@@ -64,6 +67,7 @@ export function runnerCommand(setExit: (code: number) => void): Command {
         adapters: links,
         limits: limitsFrom(opts),
         ...(opts.token ? { token: opts.token } : {}),
+        ...(persistence ? { persistence } : {}),
       });
       const names = await runner.start();
       await printLine(`registered ${names.join(', ')} with ${runner.serverUrl}`);

@@ -10,10 +10,11 @@ import { adaptersOf, listenersOf, loadPeerwayConfig } from '../server/server-con
 import { loadService } from '../service/load-service.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
 import { guardServiceFaults } from './service-fault-guard.js';
+import { addPersistOptions, persistenceFrom, type PersistCliOptions } from './persist-options.js';
 import { addLimitOptions, limitsFrom, type LimitCliOptions } from './limit-options.js';
 import { addLogOptions, bearerUrlArg, collect, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
 
-interface ServerCliOptions extends LimitCliOptions {
+interface ServerCliOptions extends LimitCliOptions, PersistCliOptions {
   config?: string;
   listen?: BearerAddress[];
   service?: string[];
@@ -43,6 +44,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
     .option('--policy <file.yaml>', 'access policy: identities (tokens, certificates) and who may register, describe, call, subscribe and read what (docs/policy.md); reloaded on SIGHUP or when the file changes')
     .addHelpText('after', '\nPrints "listening BEARER ADDRESS" on stdout for each address once ready (HOST:PORT, HOST:PORT/PATH for ws, the socket for local).\nStops cleanly on Ctrl-C.');
   addLimitOptions(cmd, 'server');
+  addPersistOptions(cmd, 'its in-process services');
   addLogOptions(cmd);
   cmd.action(async (opts: ServerCliOptions) => {
     const log = loggerFrom('server', opts);
@@ -65,10 +67,10 @@ export function serverCommand(setExit: (code: number) => void): Command {
       if (config) listen.push(...listenersOf(config));
       if (listen.length === 0) listen.push(parseBearerUrl(DEFAULT_SERVER_URL));
       for (const file of [...(config?.services.map((s) => s.file) ?? []), ...(opts.service ?? [])]) {
-        const runtime = await loadService(file, undefined, log, opts.maxDefinitionBytes ? { maxBytes: opts.maxDefinitionBytes } : {});
-        await runtime.start();
-        runtimes.push(runtime);
+        // server.start() starts them, after restoring their persistent runtime data.
+        runtimes.push(await loadService(file, undefined, log, opts.maxDefinitionBytes ? { maxBytes: opts.maxDefinitionBytes } : {}));
       }
+      const persistence = runtimes.length > 0 ? persistenceFrom(opts, log) : undefined;
       server = new PeerwayServer({
         listen,
         services: runtimes,
@@ -77,6 +79,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
         ...(opts.policy ? { policyFile: opts.policy } : {}),
         limits: limitsFrom(opts),
         ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+        ...(persistence ? { persistence } : {}),
       });
       for (const a of await server.start()) {
         await printLine(`listening ${a.bearer} ${describeAddress(a)}`);

@@ -17,4 +17,5 @@ export {
 export { parseTextValue, fromJsonValue, toJsonValue } from './value-text.js';
 export { definitionToJson, typeName, type DefinitionJson, type FieldJson, type RuntimeDataJson } from './definition-json.js';
 export { RuntimeDataTree, findRuntimeDataNode, cloneValue } from './runtime-data-tree.js';
+export { runtimeDataFromJson } from './runtime-data-json.js';
 export { closestMatch, didYouMean } from './did-you-mean.js';

@@ -46,12 +46,23 @@ export interface EventDef {
 }
 
 /**
- * Runtime data is a tree. An element with a `type` attribute is a leaf; one without is an object whose
- * children are its elements. `repeated="true"` on either makes it a list of such leaves/objects.
+ * Runtime data is a tree. An element with a `type` (or Kanzi Connect's `datatype`) attribute is a leaf; one
+ * without is an object whose children are its elements. `repeated="true"` on either makes it a list of such
+ * leaves/objects; Kanzi Connect's `datatype="list"` is a list of objects whose children are the item schema.
  */
 export type RuntimeDataNode = RuntimeDataObject | RuntimeDataLeaf;
 
-export interface RuntimeDataObject {
+/** What every runtime-data node may carry besides its shape (mostly from the Kanzi Connect dialect). */
+export interface RuntimeDataNodeOptions {
+  /** `persistent="1"`: the runner or server keeps the node's value across restarts (see `service/persistence.ts`). */
+  persistent?: boolean;
+  /** Kanzi Connect's `controller` attribute, kept as written; Peerway does not act on it. */
+  controller?: string;
+  /** The element's own name when a `name` attribute gave the node another one (for messages). */
+  element?: string;
+}
+
+export interface RuntimeDataObject extends RuntimeDataNodeOptions {
   kind: 'object';
   name: string; // '' for the root
   path: string; // dot path from the root, '' for the root
@@ -60,7 +71,7 @@ export interface RuntimeDataObject {
   pos: Position;
 }
 
-export interface RuntimeDataLeaf {
+export interface RuntimeDataLeaf extends RuntimeDataNodeOptions {
   kind: 'leaf';
   name: string;
   path: string;
@@ -113,6 +124,13 @@ export interface ServiceDefinition {
   name: string;
   fullname?: string;
   version?: string;
+  /** The `description` attribute (Kanzi Connect's spelling), else the text of `<description>`. */
+  description?: string;
+  /**
+   * Every attribute of `<service>` as written, `name` included: Kanzi Connect's `namespace`, `package` and
+   * `type` (e.g. `simulated`) are kept here for tools that show or generate from them.
+   */
+  attributes: Record<string, string>;
   /** Path the definition was read from (or a label such as `<inline>`). */
   file: string;
   /** The XML text, so it can be shipped to the server and to clients unchanged. */

@@ -5,6 +5,9 @@ import type { XmlAttribute, XmlElement } from './xml-tree.js';
 /** `[A-Za-z_][A-Za-z0-9_]*`: names that map onto code identifiers (codegen, JS property access). */
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Kanzi Connect's list spelling in a type attribute: `repeated string`. */
+const REPEATED_PREFIX = /^repeated\s+(\S.*)$/;
+
 /**
  * Errors (and, separately, warnings) one parse lists at most. A file with more is almost always not a
  * definition at all, or one systematic mistake; listing hundreds of thousands of lines (a 1 MiB file
@@ -59,6 +62,8 @@ export class ParseContext {
    */
   readonly structValueCounts = new Map<string, number>();
   private suggestionBudget = SUGGESTION_BUDGET;
+  /** Attributes already reported by {@link notHonoured}: the warning's index and how many uses followed. */
+  private readonly notHonouredSeen = new Map<string, { index: number; more: number }>();
 
   constructor(
     readonly file: string,
@@ -70,6 +75,31 @@ export class ParseContext {
   error(pos: Position, message: string): void {
     if (this.errors.length >= MAX_LISTED_DIAGNOSTICS) throw new TooManyErrors(pos);
     this.errors.push({ file: pos.file, line: pos.line, column: pos.column, severity: 'error', message });
+  }
+
+  /**
+   * Warns that an attribute Peerway reads but does not act on (Kanzi Connect's `controller`, a service
+   * `type`, …) is ignored: once per attribute name per file, at its first use, with the count of the others
+   * added by {@link finishWarnings}. `why` says what Peerway does instead.
+   */
+  notHonoured(attr: XmlAttribute, element: string, why: string): void {
+    const seen = this.notHonouredSeen.get(attr.name);
+    if (seen) {
+      seen.more++;
+      return;
+    }
+    const index = this.warnings.length;
+    this.warning(attr.pos, `${attr.name}="${shownName(attr.value)}" on <${shownName(element)}> is kept but not honoured: ${why}`);
+    // A warning past the listing limit was only counted: nothing to add to later.
+    this.notHonouredSeen.set(attr.name, { index: this.warnings.length > index ? index : -1, more: 0 });
+  }
+
+  /** Completes the warnings of {@link notHonoured} with how often each attribute occurs further on. */
+  finishWarnings(): void {
+    for (const { index, more } of this.notHonouredSeen.values()) {
+      const w = this.warnings[index];
+      if (index >= 0 && w && more > 0) w.message += ` (the same for ${more} more use${more === 1 ? '' : 's'} in this file)`;
+    }
   }
 
   /** Records a warning; beyond {@link MAX_LISTED_DIAGNOSTICS} they are only counted. */
@@ -164,7 +194,17 @@ export class ParseContext {
    * @param subject what the type is for, e.g. `argument "zone" of method "setTemperature"`.
    */
   resolveType(attr: XmlAttribute, repeated: boolean, subject: string, allowVoid: boolean): TypeRef | undefined {
-    const name = attr.value;
+    let name = attr.value;
+    // Kanzi Connect writes a list argument as type="repeated string"; it means repeated="true".
+    const kanziList = REPEATED_PREFIX.exec(name);
+    if (kanziList) {
+      name = kanziList[1];
+      repeated = true;
+      if (name === 'void' || REPEATED_PREFIX.test(name)) {
+        this.error(attr.pos, `"${shownName(attr.value)}" for ${subject} is not a type: "repeated" goes before a value type, once (e.g. "repeated string")`);
+        return undefined;
+      }
+    }
     if (name === 'void') {
       if (allowVoid) return { name, repeated: false };
       this.error(attr.pos, `void is only valid as a method return type; ${subject} needs a value type`);
@@ -174,6 +214,17 @@ export class ParseContext {
     const valid = [...SCALAR_TYPES, ...this.types.keys()];
     this.error(attr.pos, `unknown type "${shownName(name)}" for ${subject}${this.suggest(name, valid)}; valid types: ${listNames(valid)}`);
     return undefined;
+  }
+
+  /**
+   * Kanzi Connect's `persistent="0|1"` style of flag (`true`/`false` are accepted too); absent means false.
+   */
+  binaryFlag(el: XmlElement, name: string): boolean {
+    const attr = el.attributes.get(name);
+    if (!attr) return false;
+    if (attr.value === '1' || attr.value === 'true') return true;
+    if (attr.value !== '0' && attr.value !== 'false') this.error(attr.pos, `${name}="${shownName(attr.value)}" on <${shownName(el.name)}> must be "1" or "0" (or "true" or "false")`);
+    return false;
   }
 
   /** `true`/`false` attribute; absent means false. */

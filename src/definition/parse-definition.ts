@@ -24,6 +24,13 @@ import { DEFAULT_MAX_XML_DEPTH, readXmlTree, type XmlElement, type XmlSyntaxErro
  */
 
 const SERVICE_CHILDREN = ['description', 'types', 'methods', 'events', 'runtime-data', 'routing'] as const;
+/**
+ * Attributes of `<service>`: Peerway's `name`, `fullname`, `version`, and those Kanzi Connect descriptions
+ * carry (`description`, `namespace`, `package`, `type`), kept in `ServiceDefinition.attributes`.
+ */
+const SERVICE_ATTRIBUTES = ['name', 'fullname', 'version', 'description', 'namespace', 'package', 'type'] as const;
+/** Words runtime data gives a meaning in `type`/`datatype` (Kanzi Connect's), so no struct may take them. */
+const RESERVED_TYPE_NAMES = ['void', 'list', 'object', 'repeated'];
 
 /** Largest definition accepted unless {@link ParseOptions.maxBytes} says otherwise: 1 MiB of UTF-8. */
 export const DEFAULT_MAX_DEFINITION_BYTES = 1024 * 1024;
@@ -95,6 +102,7 @@ export function parseDefinition(xml: string, file: string, options: ParseOptions
     throw new DefinitionError([...sortDiagnostics(ctx.errors), diagnostic(err.pos, stop)]);
   }
   if (ctx.errors.length > 0) throw new DefinitionError(sortDiagnostics(ctx.errors));
+  ctx.finishWarnings();
   definition.warnings = sortDiagnostics(ctx.warnings);
   if (ctx.firstUnlistedWarning) {
     const more = `${ctx.unlistedWarnings} more warning${ctx.unlistedWarnings === 1 ? '' : 's'} from here on are not listed (at most ${MAX_LISTED_DIAGNOSTICS} are)`;
@@ -180,18 +188,26 @@ function buildService(root: XmlElement, ctx: ParseContext, source: string, limit
     methods: new Map(),
     events: new Map(),
     runtimeData: { kind: 'object', name: '', path: '', repeated: false, children: [], pos: root.pos },
+    attributes: {},
     warnings: [],
   };
   if (root.name !== 'service') {
     ctx.error(root.pos, `the root element must be <service>, found <${root.name}>; a definition starts with <service name="…">`);
     return definition;
   }
-  ctx.checkAttributes(root, ['name', 'fullname', 'version']);
+  ctx.checkAttributes(root, SERVICE_ATTRIBUTES);
   definition.name = ctx.identifier(root, 'name', 'service') ?? '';
+  for (const attr of root.attributes.values()) {
+    if ((SERVICE_ATTRIBUTES as readonly string[]).includes(attr.name)) definition.attributes[attr.name] = attr.value;
+  }
   const fullname = root.attributes.get('fullname')?.value;
   const version = root.attributes.get('version')?.value;
   if (fullname !== undefined) definition.fullname = fullname;
   if (version !== undefined) definition.version = version;
+  const serviceType = root.attributes.get('type');
+  if (serviceType) {
+    ctx.notHonoured(serviceType, 'service', 'Peerway runs the implementation module next to the XML whatever the service type; the value is shown by describe');
+  }
 
   const sections = new Map<string, XmlElement>();
   for (const child of ctx.checkChildren(root, SERVICE_CHILDREN)) {
@@ -208,7 +224,23 @@ function buildService(root: XmlElement, ctx: ParseContext, source: string, limit
   definition.runtimeData = parseRuntimeData(sections.get('runtime-data'), ctx, root.pos, typesUsable, limits.maxStructValues);
   const routing = sections.get('routing');
   if (routing) definition.routing = parseRouting(routing, ctx, definition);
+  const description = serviceDescription(root, sections.get('description'), ctx);
+  if (description !== undefined) definition.description = description;
   return definition;
+}
+
+/**
+ * The service's description: Kanzi Connect writes it as an attribute of `<service>`, Peerway as a
+ * `<description>` element; either works. When both are there the attribute is shown, with a warning.
+ */
+function serviceDescription(root: XmlElement, element: XmlElement | undefined, ctx: ParseContext): string | undefined {
+  const attr = root.attributes.get('description');
+  const text = element?.text.trim();
+  if (attr && element && text !== '' && text !== attr.value.trim()) {
+    ctx.warning(element.pos, `<description> and the description attribute of <service> (${attr.pos.line}:${attr.pos.column}) say different things; the attribute is the one shown: keep one of them`);
+  }
+  if (attr) return attr.value;
+  return text === undefined || text === '' ? undefined : text;
 }
 
 /** `<field>` and `<argument>`: name, type, repeated. */
@@ -243,8 +275,9 @@ function parseTypes(el: XmlElement | undefined, ctx: ParseContext, maxDepth: num
     ctx.checkAttributes(child, ['name']);
     const name = ctx.identifier(child, 'name', 'type');
     if (!name) continue;
-    if (name === 'void' || (SCALAR_TYPES as readonly string[]).includes(name)) {
-      ctx.error(child.attributes.get('name')?.pos ?? child.pos, `type name "${name}" is a built-in type; choose another name`);
+    if (RESERVED_TYPE_NAMES.includes(name) || (SCALAR_TYPES as readonly string[]).includes(name)) {
+      const what = name === 'void' || (SCALAR_TYPES as readonly string[]).includes(name) ? 'a built-in type' : 'a reserved word (runtime data uses it for lists and objects)';
+      ctx.error(child.attributes.get('name')?.pos ?? child.pos, `type name "${name}" is ${what}; choose another name`);
       continue;
     }
     const struct: StructType = { name, fields: [], pos: child.pos };

@@ -41,3 +41,22 @@ export function checkOrigin(origin: string | undefined, host: string | undefined
   if (isIP(name) !== 0 || name === 'localhost' || name === listenHost.toLowerCase()) return undefined;
   return `${normalized} reached this gateway by the name ${name}, which could be a rebound DNS name; list the origin with --http-origin to allow it`;
 }
+
+/**
+ * Whether a request may be served when it reached the gateway by the name in its Host header: an IP
+ * literal, `localhost`, the host it listens on, or a host of an allowed origin (`--http-origin`). Any other
+ * name could be a DNS name an attacker's page re-pointed at this address (DNS rebinding): its script would
+ * then read the API as its own origin. Requests without a Host header (HTTP/1.0 tools) are served.
+ */
+export function checkHostName(host: string | undefined, listenHost: string, allowedOrigins: readonly string[]): OriginRefusal {
+  if (host === undefined || host === '') return undefined;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return `the Host header ${JSON.stringify(host)} is not a host name`;
+  }
+  if (isIP(name) !== 0 || name === 'localhost' || name === listenHost.toLowerCase()) return undefined;
+  if (allowedOrigins.some((o) => normalizeOrigin(o) !== undefined && new URL(normalizeOrigin(o)!).hostname.toLowerCase() === name)) return undefined;
+  return `this gateway was reached by the name ${name}, which could be a rebound DNS name; list an origin with that host with --http-origin to allow it`;
+}

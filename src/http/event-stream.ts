@@ -11,6 +11,8 @@ import type { GatewayContext } from './gateway.js';
 
 /** A comment line every so often keeps proxies and idle timeouts from closing a quiet stream. */
 export const KEEP_ALIVE_MS = 15_000;
+/** Event streams one identity may hold open from one address (each holds a session and a socket). */
+export const MAX_STREAMS_PER_CALLER = 64;
 
 /** What a stream carries: a service's events (one, or all), or a runtime-data path (snapshot, then changes). */
 export type StreamSubject = { kind: 'event'; name?: string } | { kind: 'data'; path: string };
@@ -65,6 +67,11 @@ class ResponseTarget implements PushTarget {
 export class EventStreams {
   /** How to end each open stream. */
   private readonly open = new Set<(error: PeerwayError) => void>();
+  /**
+   * Streams open or opening per identity and address: each costs a session and a socket, so one caller's
+   * are bounded (per address too: without a policy every caller is `anonymous`).
+   */
+  private readonly perCaller = new Map<string, number>();
   private readonly limits: PushLimits;
 
   constructor(private readonly context: GatewayContext) {
@@ -79,6 +86,19 @@ export class EventStreams {
     const identity = this.context.identityOf(request);
     const peer = `http ${request.ip}:${request.socket.remotePort ?? 0} (${identity.name})`;
     const res = reply.raw;
+    const caller = `${identity.name}@${request.ip}`;
+    const count = this.perCaller.get(caller) ?? 0;
+    if (count >= MAX_STREAMS_PER_CALLER) {
+      throw new PeerwayError('LIMIT_EXCEEDED', `${identity.name} at ${request.ip} already has ${count} event streams open, the most allowed; close some (each holds a session)`, {
+        details: { limit: MAX_STREAMS_PER_CALLER },
+      });
+    }
+    this.perCaller.set(caller, count + 1);
+    res.once('close', () => {
+      const left = (this.perCaller.get(caller) ?? 1) - 1;
+      if (left > 0) this.perCaller.set(caller, left);
+      else this.perCaller.delete(caller);
+    });
     // The client may go while the session starts: then there is nothing to open.
     let gone = false;
     res.once('close', () => (gone = true));

@@ -1,10 +1,11 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERROR_CODES, PeerwayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ANONYMOUS, type Identity } from '../policy/authorizer.js';
 import type { Authenticator } from '../server/authentication.js';
 import type { Broker } from '../server/broker.js';
 import type { PushLimits } from '../wire/push-outbox.js';
+import { checkHostName } from './browser-origin.js';
 import { HttpCallers } from './http-callers.js';
 
 export interface GatewayOptions {
@@ -78,8 +79,14 @@ export class HttpGateway {
     this.callers = new HttpCallers(options.broker);
     // Typed as fastify's logger: a pino logger is one, but fastify's generics would otherwise take pino's own type.
     const logger: FastifyBaseLogger = options.log.child({ component: 'http' });
-    this.app = Fastify({ loggerInstance: logger, disableRequestLogging: true, bodyLimit: 1024 * 1024 });
+    // No per-request log lines: the gateway logs what matters (refusals, dropped streams) itself.
+    this.app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 });
     this.app.addHook('onRequest', async (request) => {
+      const refusal = checkHostName(request.headers.host, options.host, options.origins ?? []);
+      if (refusal !== undefined) {
+        this.options.log.warn({ component: 'http', peer: request.ip, host: request.headers.host, reason: refusal }, 'http request refused');
+        throw new PeerwayError('POLICY_DENIED', refusal);
+      }
       request.peerwayIdentity = await this.identify(request);
     });
     this.app.setErrorHandler((err, _request, reply) => {

@@ -16,7 +16,7 @@ const MAX_SESSIONS = 256;
  * request costs a call, not a session start. A session its service ended is started afresh next time.
  */
 export class HttpCallers {
-  private readonly clients = new Map<string, { client: BrokerClient; sessions: Map<string, string> }>();
+  private readonly clients = new Map<string, { client: BrokerClient; sessions: Map<string, string>; starting: Map<string, Promise<string>> }>();
 
   constructor(private readonly broker: Broker) {}
 
@@ -26,11 +26,21 @@ export class HttpCallers {
     if (!entry) {
       const sessions = new Map<string, string>();
       const sink: SessionSink = { ...NOWHERE, ended: (id) => sessions.forEach((s, name) => s === id && sessions.delete(name)) };
-      entry = { client: new BrokerClient(this.broker, { identity, label: `http (${identity.name})` }, sink), sessions };
+      entry = { client: new BrokerClient(this.broker, { identity, label: `http (${identity.name})` }, sink), sessions, starting: new Map() };
       this.clients.set(identity.name, entry);
     }
     const known = entry.sessions.get(service);
     if (known !== undefined && this.broker.sessions.has(known)) return { client: entry.client, session: known };
+    // Requests that arrive together share one start: a second session would be kept by nobody.
+    let starting = entry.starting.get(service);
+    if (!starting) {
+      starting = this.start(entry, service).finally(() => entry.starting.delete(service));
+      entry.starting.set(service, starting);
+    }
+    return { client: entry.client, session: await starting };
+  }
+
+  private async start(entry: { client: BrokerClient; sessions: Map<string, string> }, service: string): Promise<string> {
     if (entry.sessions.size >= MAX_SESSIONS) {
       const [oldService, oldSession] = entry.sessions.entries().next().value!;
       entry.sessions.delete(oldService);
@@ -39,7 +49,7 @@ export class HttpCallers {
     const started = await entry.client.start(service, { bearers: [], host: 'http', version: PROTOCOL_VERSION });
     await entry.client.ready(started.session, {});
     entry.sessions.set(service, started.session);
-    return { client: entry.client, session: started.session };
+    return started.session;
   }
 
   /** A BrokerClient for `identity` with no session: listings, definitions, stats. */

@@ -9,6 +9,8 @@ import { silentLogger } from '../logger.js';
 import { allowAll, identityNamed, type Authorizer } from '../policy/authorizer.js';
 import { hostId, processId } from '../routing/host-id.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
+import { noteNotPersisted, restorePersistentData, type PersistentData } from '../service/persistence.js';
+import type { PersistentStore } from '../service/persistent-store.js';
 import { partialFrames } from '../wire/frame-decoder.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import { ServiceHost } from './service-host.js';
@@ -47,6 +49,13 @@ export interface RunnerOptions {
   limits?: Limits;
   /** The bearer token presented to the server's access policy (which may allow it to register). */
   token?: string;
+  /**
+   * Where runtime data marked `persistent="1"` is kept across restarts (`FilePersistentStore` for a
+   * directory). Without it nothing is kept: values start from their defaults every time.
+   */
+  persistence?: PersistentStore;
+  /** Longest wait before a persistent change is written (default 250 ms, so it is durable within 1 s). */
+  persistDelayMs?: number;
 }
 
 /**
@@ -78,6 +87,7 @@ export class PeerwayRunner extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs: number;
   private everRegistered = false;
+  private persistent: PersistentData[] = [];
 
   constructor(private readonly options: RunnerOptions) {
     super();
@@ -119,12 +129,22 @@ export class PeerwayRunner extends EventEmitter {
   }
 
   /**
-   * Starts the services (their `start()`, once: services already started are left as they are), then
-   * connects and registers. Resolves after the first successful registration; keeps retrying until then.
+   * Restores the services' persistent runtime data (with `persistence`), starts the services (their
+   * `start()`, once: services already started are left as they are), then connects and registers. Resolves after the first successful registration; keeps retrying until then.
    */
   async start(): Promise<string[]> {
     const missing = missingListenerAttributes(this.byName.values(), this.options.adapters ?? {});
     if (missing) throw missing;
+    // Saved values go in before start(), so neither the implementation nor the registration (the first
+    // snapshot the server and its clients see) ever has the defaults in their place.
+    const store = this.options.persistence;
+    if (store) {
+      this.persistent = await restorePersistentData(this.options.services, {
+        store,
+        log: this.log,
+        ...(this.options.persistDelayMs !== undefined ? { delayMs: this.options.persistDelayMs } : {}),
+      });
+    } else noteNotPersisted(this.options.services, this.log);
     for (const s of this.options.services) await s.start();
     return new Promise((resolve, reject) => {
       const onRegistered = (names: string[]) => {
@@ -147,6 +167,8 @@ export class PeerwayRunner extends EventEmitter {
     this.channel?.close('runner stopping');
     await Promise.all([...this.byName.values()].map((h) => h.closeLinks()));
     await Promise.all(this.options.services.map((s) => s.stop()));
+    // After stop(): what a service writes while stopping is kept too.
+    await Promise.all(this.persistent.map((p) => p.close()));
   }
 
   private async attempt(): Promise<void> {

@@ -56,7 +56,7 @@ export class BrokerClient {
   /** Starts a session: the service opens it (and answers with routing instructions when it has direct routes). */
   async start(service: string, profile: ClientProfile | undefined): Promise<SessionStarted> {
     const broker = this.broker;
-    const entry = broker.lookup(service);
+    const entry = broker.lookup(service, this.caller.identity);
     broker.authorizeSession(this.caller.identity, entry.definition);
     if (broker.maxSessionsPerCaller > 0 && this.sessions.size >= broker.maxSessionsPerCaller) {
       throw new PeerwayError('LIMIT_EXCEEDED', `this connection already holds ${this.sessions.size} sessions, the most allowed; stop sessions you no longer use`, {

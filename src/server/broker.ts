@@ -178,11 +178,14 @@ export class Broker {
     this.log.warn({ service: name, reason: reason.message }, 'service unregistered');
   }
 
-  /** The entry of a registered service; SERVICE_NOT_FOUND naming the registered ones otherwise. */
-  lookup(name: string): ServiceEntry {
+  /**
+   * The entry of a registered service; SERVICE_NOT_FOUND naming the registered ones otherwise (only those
+   * `identity` may see, when given: the error must not reveal what the policy hides).
+   */
+  lookup(name: string, identity?: Identity): ServiceEntry {
     const entry = this.services.get(name);
     if (!entry) {
-      const names = [...this.services.keys()].join(', ') || 'none';
+      const names = [...this.services.keys()].filter((n) => identity === undefined || this.visible(identity, n)).join(', ') || 'none';
       throw new PeerwayError('SERVICE_NOT_FOUND', `no service named "${name}" is registered (registered: ${names})`);
     }
     return entry;
@@ -190,7 +193,7 @@ export class Broker {
 
   /** The definition of a service `identity` may describe (SERVICE_NOT_FOUND, POLICY_DENIED otherwise). */
   definitionFor(identity: Identity, name: string): ServiceDefinition {
-    const entry = this.lookup(name);
+    const entry = this.lookup(name, identity);
     this.authorize(identity, 'describe', { service: name });
     return entry.definition;
   }
@@ -199,7 +202,7 @@ export class Broker {
   listServices(identity: Identity): ServiceListing[] {
     const out: ServiceListing[] = [];
     for (const e of this.services.values()) {
-      if (!this.authorizer.authorize(identity, 'describe', { service: e.name }).allowed) continue;
+      if (!this.visible(identity, e.name)) continue;
       out.push({
         name: e.name,
         ...(e.definition.fullname ? { fullname: e.definition.fullname } : {}),
@@ -216,7 +219,7 @@ export class Broker {
   stats(identity: Identity): RelayStats {
     const services: RelayStats['services'] = {};
     for (const [name, e] of this.services) {
-      if (!this.authorizer.authorize(identity, 'describe', { service: name }).allowed) continue;
+      if (!this.visible(identity, name)) continue;
       services[name] = { location: e.hosted.location, sessions: e.sessions.size, ...e.counters };
     }
     return { services, sessions: this.sessions.size, ...this.health?.() };
@@ -226,7 +229,7 @@ export class Broker {
   listSessions(identity: Identity): SessionListing[] {
     const out: SessionListing[] = [];
     for (const s of this.sessions.values()) {
-      if (!this.authorizer.current.authorize(identity, 'describe', { service: s.service }).allowed) continue;
+      if (!this.visible(identity, s.service)) continue;
       const routes: SessionListing['routes'] = {};
       for (const key of s.entry.routeTable.keys()) {
         const r = s.routes[key];
@@ -245,6 +248,14 @@ export class Broker {
       });
     }
     return out;
+  }
+
+  /**
+   * Whether `identity` may see `service` in a listing. Asked of the policy without the audit: leaving a
+   * service out of a list is not a refused request, so it is neither logged nor counted as a denial.
+   */
+  private visible(identity: Identity, service: string): boolean {
+    return this.authorizer.current.authorize(identity, 'describe', { service }).allowed;
   }
 
   newSessionId(): string {

@@ -10,6 +10,8 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { ANONYMOUS, type Authorizer } from '../policy/authorizer.js';
 import type { ServiceRuntime } from '../service/service-runtime.js';
+import { noteNotPersisted, restorePersistentData, type PersistentData } from '../service/persistence.js';
+import type { PersistentStore } from '../service/persistent-store.js';
 import { Broker } from './broker.js';
 import { serveClient } from './client-connection.js';
 import { InProcessService } from './in-process-service.js';
@@ -47,6 +49,13 @@ export interface ServerOptions {
    * it) and reloaded on SIGHUP or when the file changes. Takes the place of `authorizer` and `identities`.
    */
   policyFile?: string;
+  /**
+   * Where the in-process services' runtime data marked `persistent="1"` is kept across restarts
+   * (`FilePersistentStore` for a directory). Without it nothing is kept.
+   */
+  persistence?: PersistentStore;
+  /** Longest wait before a persistent change is written (default 250 ms, so it is durable within 1 s). */
+  persistDelayMs?: number;
 }
 
 /**
@@ -61,6 +70,7 @@ export class PeerwayServer {
   readonly authenticator: Authenticator;
   private readonly listeners: Listener[] = [];
   private readonly channels = new Set<Channel>();
+  private persistent: PersistentData[] = [];
   readonly peerName = `peerway-server/${process.pid}`;
 
   constructor(private readonly options: ServerOptions) {
@@ -95,8 +105,9 @@ export class PeerwayServer {
   policy: ServerPolicy | undefined;
 
   /**
-   * Loads the policy file (when given), starts the in-process services (those not started yet), then every
-   * listener; resolves with the bound addresses.
+   * Loads the policy file (when given), restores the in-process services' persistent runtime data (with
+   * `persistence`), starts the services (those not started yet), then every listener; resolves with the
+   * bound addresses.
    */
   async start(): Promise<BearerAddress[]> {
     if (this.options.policyFile) {
@@ -105,6 +116,16 @@ export class PeerwayServer {
       for (const entry of this.broker.services.values()) this.policy.report(entry.definition);
       this.policy.watch();
     }
+    // Saved values go in before the services start and before anyone can connect; they reach the
+    // broker's copy the way any change does.
+    const store = this.options.persistence;
+    if (store) {
+      this.persistent = await restorePersistentData(this.options.services ?? [], {
+        store,
+        log: this.log,
+        ...(this.options.persistDelayMs !== undefined ? { delayMs: this.options.persistDelayMs } : {}),
+      });
+    } else noteNotPersisted(this.options.services ?? [], this.log);
     for (const runtime of this.options.services ?? []) await runtime.start();
     for (const { attributes, ...address } of this.options.listen) {
       const bearer = getBearer(address.bearer);
@@ -138,6 +159,7 @@ export class PeerwayServer {
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
     await Promise.all((this.options.services ?? []).map((r) => r.stop()));
+    await Promise.all(this.persistent.map((p) => p.close()));
   }
 
   private async accept(connection: MessageConnection): Promise<void> {

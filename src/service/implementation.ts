@@ -55,14 +55,26 @@ export function defineService(impl: ServiceImplementation): ServiceImplementatio
 /** Where an implementation is looked for next to its XML, in this order. */
 export const IMPLEMENTATION_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 
-/** The implementation file for a definition: the explicit one, or the first sibling with a known extension. */
+/** Kanzi Connect names a service's file `MyService.xml` or `MyService_interface.xml`. */
+const KANZI_INTERFACE_SUFFIX = /_interface$/i;
+
+/**
+ * The files an implementation is looked for in, in order, next to `xmlFile`: its base name with each of
+ * {@link IMPLEMENTATION_EXTENSIONS}, then, for `MyService_interface.xml`, `MyService` with each (so the
+ * implementation of a Kanzi Connect interface file is `MyService.mjs` or `MyService.ts`).
+ */
+export function implementationCandidates(xmlFile: string): string[] {
+  const base = xmlFile.replace(/\.xml$/i, '');
+  const bases = [base];
+  if (KANZI_INTERFACE_SUFFIX.test(base) && !/[\\/]$/.test(base.replace(KANZI_INTERFACE_SUFFIX, ''))) bases.push(base.replace(KANZI_INTERFACE_SUFFIX, ''));
+  return bases.flatMap((b) => IMPLEMENTATION_EXTENSIONS.map((ext) => b + ext));
+}
+
+/** The implementation file for a definition: the explicit one, or the first of {@link implementationCandidates} that exists. */
 export function findImplementation(xmlFile: string, explicit?: string): string | undefined {
   if (explicit) return path.resolve(explicit);
-  const base = xmlFile.replace(/\.xml$/i, '');
-  for (const ext of IMPLEMENTATION_EXTENSIONS) {
-    if (existsSync(base + ext)) return path.resolve(base + ext);
-  }
-  return undefined;
+  const found = implementationCandidates(xmlFile).find((file) => existsSync(file));
+  return found === undefined ? undefined : path.resolve(found);
 }
 
 let tsxRegistered = false;

@@ -61,7 +61,7 @@ test('rejects names that are not identifiers', () => {
     'test.xml:2:20: method name "set-temp" is not an identifier; use letters, digits and _ and do not start with a digit',
   ]);
   assert.deepEqual(errorsOf(service('  <runtime-data><my-value type="int"/></runtime-data>')), [
-    'test.xml:2:17: runtime data name "my-value" is not an identifier; element names in <runtime-data> become path segments, so use letters, digits and _ (not starting with a digit)',
+    'test.xml:2:17: runtime data name "my-value" is not an identifier; element names in <runtime-data> become path segments, so use letters, digits and _ (not starting with a digit), or give the element a name="…" that is one',
   ]);
 });
 
@@ -120,7 +120,7 @@ test('rejects bad runtime data defaults, leaves with children and defaults on ob
     'test.xml:3:5: default of runtime data "fan" must be int (whole number from -2147483648 to 2147483647), got "high"',
   ]);
   assert.deepEqual(errorsOf(service('  <runtime-data><fan type="int"><x type="int"/></fan></runtime-data>')), [
-    'test.xml:2:33: runtime data leaf "fan" has type="int" and cannot contain elements; remove type to make it an object, or move the elements out',
+    'test.xml:2:33: runtime data leaf "fan" has type="int" and cannot contain elements; remove type to make it an object (or write datatype="list" for a list), or move the elements out',
   ]);
   assert.deepEqual(errorsOf(service('  <runtime-data><cabin default="1"><x type="int"/></cabin></runtime-data>')), [
     'test.xml:2:24: default on <cabin> needs a type="…"; an element without a type is an object whose children are its fields',

@@ -212,7 +212,7 @@ describe('definition limits', () => {
     assert.equal((await loadDefinitionFile(file)).name, 'Bom');
     await writeFile(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('<service name="Bom" colour="red"/>')]));
     assert.deepEqual(await fileErrors(file), [
-      `${file}:1:21: unknown attribute "colour" on <service>; allowed attributes: name, fullname, version`,
+      `${file}:1:21: unknown attribute "colour" on <service>; allowed attributes: name, fullname, version, description, namespace, package, type`,
     ]);
   });
 

@@ -193,3 +193,22 @@ test('a stream reader that never reads is dropped with LIMIT_EXCEEDED; memory st
   const mb = rssMb(server.proc.child.pid!);
   assert.ok(mb < 300, `server RSS ${mb.toFixed(0)} MB`);
 });
+
+test('one caller may hold 64 event streams open; the next is refused with 429 LIMIT_EXCEEDED until one closes', async (t) => {
+  const { server } = await typesServer(t);
+  const url = `${server.base}/api/services/Types/events`;
+  const open = await Promise.all(Array.from({ length: 64 }, () => SseStream.open(t, url)));
+  assert.ok(open.every((s) => s.response.status === 200));
+  const refused = await SseStream.open(t, url);
+  assert.equal(refused.response.status, 429);
+  const body = await refused.refusal();
+  assert.equal(body.error.code, 'LIMIT_EXCEEDED');
+  assert.match(body.error.message, /anonymous at 127\.0\.0\.1 already has 64 event streams open/);
+  open[0].close();
+  const again = await eventually(
+    () => SseStream.open(t, url),
+    (s) => s.response.status === 200,
+    'a stream once one closed',
+  );
+  assert.equal(again.response.status, 200);
+});

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { example, startServer } from '../helpers/harness.js';
 
 /** The HTTP gateway on a real server process: it listens where told, identifies callers, answers JSON. */
@@ -30,4 +31,33 @@ test('an unknown route, a malformed Authorization header and a token without a p
   assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
   const anyToken = await fetch(`${base}/api/services`, { headers: { authorization: 'Bearer whatever' } });
   assert.equal(anyToken.status, 200, 'without a policy a token changes nothing');
+});
+
+/** A GET with the Host header a browser would send for a page served under `name` (fetch does not let it be set). */
+function getWithHost(base: string, path: string, host: string): Promise<{ status: number; body: string }> {
+  const url = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: url.hostname, port: url.port, path: url.pathname, headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
+  });
+}
+
+test('a request that reached the gateway by a name that could be a rebound DNS name is refused; IPs, localhost and listed origins are served', async (t) => {
+  const { server, base } = await httpServer(t, ['--http-origin', 'http://hmi.example:8080']);
+  const port = new URL(base).port;
+  const rebound = await getWithHost(base, '/api/services', `attacker.example:${port}`);
+  assert.equal(rebound.status, 403);
+  const body = JSON.parse(rebound.body) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'POLICY_DENIED');
+  assert.match(body.error.message, /reached by the name attacker\.example, which could be a rebound DNS name; list an origin with that host with --http-origin/);
+  await server.proc.waitFor(/http request refused/, { stream: 'stderr' });
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `hmi.example:${port}`]) {
+    assert.equal((await getWithHost(base, '/api/services', host)).status, 200, host);
+  }
 });

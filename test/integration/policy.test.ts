@@ -217,3 +217,25 @@ statements:
   t.after(() => without.close());
   await assert.rejects(without.startSession('Types'), (e: PeerwayError) => e.code === 'POLICY_DENIED' && /^anonymous may not start a session with Types/.test(e.message));
 });
+
+test('a service the policy hides is left out of listings and of a not-found message, and hiding it is not counted as a denial', async (t) => {
+  const file = policyFile(
+    t,
+    `mode: enforced
+identities:
+  hmi:          { token_sha256: ${sha('hmi-token')} }
+  types-runner: { token_sha256: ${sha('types-runner-token')} }
+statements:
+  - allow: { who: types-runner, service: Types, actions: [register] }
+  - allow: { who: "*", service: Climate, actions: [describe] }
+`,
+  );
+  const server = await startServer(t, ['--policy', file, '--service', CLIMATE]);
+  await startRunner(t, server.url, [TYPES], ['--token', 'types-runner-token']);
+  const hmi = await connectClient(t, server.url, { token: 'hmi-token' });
+  const before = (await hmi.stats()).policy as { denied: number };
+  assert.deepEqual((await hmi.services()).map((s) => s.name), ['Climate']);
+  assert.deepEqual(Object.keys((await hmi.stats()).services), ['Climate']);
+  assert.equal(((await hmi.stats()).policy as { denied: number }).denied, before.denied, 'a filtered listing is not a denial');
+  await assert.rejects(hmi.startSession('Nope'), (e: PeerwayError) => e.code === 'SERVICE_NOT_FOUND' && /registered: Climate\)/.test(e.message) && !e.message.includes('Types'));
+});
