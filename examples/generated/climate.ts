@@ -4,6 +4,9 @@
 
 import type { CallContext, DataChange, PeerwayClient, RequestOptions, ServiceApi, ServiceEvent, ServiceImplementation, Session, StartSessionOptions, Subscription } from 'peerway';
 
+// Service Climate (fullname Demo.Climate, version 1.0): Cabin climate control: set and read zone
+// temperatures, watch the cabin.
+
 // bool → boolean; int, float, double → number; int64 → number | bigint (a number while exact, a bigint
 // beyond 2^53; either is accepted); string → string; binary → Uint8Array; lists → arrays; structs → interfaces.
 
@@ -113,7 +116,7 @@ export interface ClimateCallContext extends Omit<CallContext, 'service'> {
   readonly service: ClimateServiceApi;
 }
 
-/** An implementation of Climate: the default export of the module next to climate.xml. */
+/** An implementation of Climate: the default export of its implementation module, found next to climate.xml. */
 export interface ClimateService {
   methods: {
     /** `getTemperature(zone: int): float` */

@@ -1,10 +1,11 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { availableBearerIds } from '../bearer/registry.js';
 import { checkDefinitionFile } from '../definition/load-definition.js';
 import { formatDiagnostic, type ServiceDefinition } from '../definition/model.js';
 import { generateModule, moduleFileName, sourceLabel, type GeneratedModule } from '../codegen/codegen.js';
+import { parseHeader } from '../codegen/header.js';
 import { CODEGEN_TARGETS, type CodegenTarget } from '../codegen/type-mapping.js';
 import { PeerwayError } from '../errors.js';
 import { printLine, reportError, EXIT_OK } from './common.js';
@@ -35,7 +36,8 @@ export function codegenCommand(setExit: (code: number) => void): Command {
     .action(async (files: string[], opts: CodegenCliOptions) => {
       try {
         const modules = await generateAll(files, opts);
-        await writeModules(opts.out, modules);
+        const before = await existingModules(opts.out, modules);
+        await writeModules(opts.out, modules, before);
         setExit(EXIT_OK);
       } catch (err) {
         setExit(reportError('codegen', err));
@@ -52,6 +54,11 @@ async function generateAll(files: string[], opts: CodegenCliOptions): Promise<Ge
   const definitions: ServiceDefinition[] = [];
   let failed = 0;
   for (const file of files) {
+    if ((await stat(file).catch(() => undefined))?.isDirectory()) {
+      process.stderr.write(`${file}: is a directory; give the definition files in it (${path.join(file, '*.xml')})\n`);
+      failed++;
+      continue;
+    }
     const { diagnostics, definition } = await checkDefinitionFile(file, { bearers: availableBearerIds() });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     for (const d of errors) process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -80,7 +87,30 @@ async function generateAll(files: string[], opts: CodegenCliOptions): Promise<Ge
   return modules;
 }
 
-async function writeModules(out: string, modules: GeneratedModule[]): Promise<void> {
+/**
+ * What each module's file holds now (undefined when it does not exist). Codegen overwrites only what it
+ * wrote itself: a file without its header is someone's code (`peerway codegen climate.xml --out .` would
+ * replace the implementation climate.ts next to climate.xml), so it stops before writing anything.
+ * @throws PeerwayError `USAGE` naming the file and what to do.
+ */
+async function existingModules(out: string, modules: GeneratedModule[]): Promise<Map<string, string | undefined>> {
+  const found = new Map<string, string | undefined>();
+  for (const module of modules) {
+    const file = path.join(out, module.fileName);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined && !parseHeader(text)) {
+      throw new PeerwayError(
+        'USAGE',
+        `${file} exists and was not written by peerway codegen (it has no "// peerway-codegen" header line), so it is not overwritten; ` +
+          `give --out a directory of its own (e.g. --out ${path.join(out, 'generated')}), or move the file away; nothing was written`,
+      );
+    }
+    found.set(module.fileName, text);
+  }
+  return found;
+}
+
+async function writeModules(out: string, modules: GeneratedModule[], existing: Map<string, string | undefined>): Promise<void> {
   try {
     await mkdir(out, { recursive: true });
   } catch (err) {
@@ -88,7 +118,7 @@ async function writeModules(out: string, modules: GeneratedModule[]): Promise<vo
   }
   for (const module of modules) {
     const file = path.join(out, module.fileName);
-    const before = await readFile(file, 'utf8').catch(() => undefined);
+    const before = existing.get(module.fileName);
     if (before === module.text) {
       await printLine(`unchanged ${file}`);
       continue;

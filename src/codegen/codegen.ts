@@ -28,6 +28,33 @@ export interface GeneratedModule {
   text: string;
 }
 
+/**
+ * What the definition says about the service besides its shape (`fullname`, `version`, Kanzi Connect's
+ * `namespace` and `package`, the description), as comment lines wrapped at about 110 columns; none when
+ * it says nothing. Whitespace is collapsed, so no text of the definition can end the comment.
+ */
+function aboutService(definition: ServiceDefinition): string[] {
+  const facts: string[] = [];
+  for (const key of ['fullname', 'version', 'namespace', 'package']) {
+    const value = definition.attributes[key]?.trim();
+    if (value) facts.push(`${key} ${value}`);
+  }
+  const description = definition.description?.trim();
+  if (facts.length === 0 && !description) return [];
+  const text = `Service ${definition.name}${facts.length > 0 ? ` (${facts.join(', ')})` : ''}${description ? `: ${description}` : ''}`;
+  const lines: string[] = [];
+  let line = '//';
+  for (const word of text.split(/\s+/)) {
+    if (line.length > 2 && line.length + 1 + word.length > 110) {
+      lines.push(line);
+      line = '//';
+    }
+    line += ` ${word}`;
+  }
+  lines.push(line, '');
+  return lines;
+}
+
 /** The file name of a service's module for a target. */
 export function moduleFileName(serviceName: string, target: CodegenTarget): string {
   return `${kebabCase(serviceName)}${target === 'browser' ? '.browser' : ''}.ts`;
@@ -59,6 +86,7 @@ export function generateModule(definition: ServiceDefinition, options: GenerateO
     '',
     IMPORTS[target],
     '',
+    ...aboutService(definition),
     ...scalarLegend(target).map((l) => `// ${l}`),
     '',
     ...emitStructs(definition, target),

@@ -1,5 +1,5 @@
 import { PeerwayError } from '../errors.js';
-import type { RuntimeDataObject, ServiceDefinition, TypeRef } from '../definition/model.js';
+import type { Position, RuntimeDataNode, RuntimeDataObject, ServiceDefinition, TypeRef } from '../definition/model.js';
 import { definitionTypeText, tsType, type CodegenTarget } from './type-mapping.js';
 
 /**
@@ -29,22 +29,37 @@ export function pathKey(segments: readonly Segment[]): string {
 }
 
 /**
+ * What a node's comment adds to its type: `persistent` (kept across restarts of the service), the element
+ * it was written as when a `name` attribute renamed it, and Kanzi Connect's `controller`.
+ */
+function nodeNotes(node: RuntimeDataNode): string[] {
+  const notes: string[] = [];
+  if (node.persistent) notes.push('persistent');
+  if (node.element !== undefined && node.element !== node.name) notes.push(`element <${node.element}>`);
+  if (node.controller !== undefined) notes.push(`controller ${JSON.stringify(node.controller)}`);
+  return notes;
+}
+
+/**
  * The members of the whole-tree type, as indented lines (`temperature: number; // float`); an object
- * without children is `Record<string, never>`.
+ * without children is `Record<string, never>`, a list of objects (`repeated="true"` or Kanzi Connect's
+ * `datatype="list"`, whose children are the item schema) an array of its item type.
  */
 export function runtimeDataMembers(node: RuntimeDataObject, target: CodegenTarget, indent: string): string[] {
   const lines: string[] = [];
   for (const child of node.children) {
+    const notes = nodeNotes(child);
     if (child.kind === 'leaf') {
-      lines.push(`${indent}${child.name}: ${tsType(child.type, target)}; // ${definitionTypeText(child.type)}`);
+      lines.push(`${indent}${child.name}: ${tsType(child.type, target)}; // ${[definitionTypeText(child.type), ...notes].join(', ')}`);
       continue;
     }
     const suffix = child.repeated ? '[]' : '';
+    const comment = [...(child.repeated ? ['list'] : []), ...notes].join(', ');
     if (child.children.length === 0) {
-      lines.push(`${indent}${child.name}: Record<string, never>${suffix};`);
+      lines.push(`${indent}${child.name}: Record<string, never>${suffix};${comment === '' ? '' : ` // ${comment}`}`);
       continue;
     }
-    lines.push(`${indent}${child.name}: {`);
+    lines.push(`${indent}${child.name}: {${comment === '' ? '' : ` // ${comment}`}`);
     lines.push(...runtimeDataMembers(child, target, `${indent}  `));
     lines.push(`${indent}}${suffix};`);
   }
@@ -59,13 +74,16 @@ export function runtimeDataMembers(node: RuntimeDataObject, target: CodegenTarge
  */
 export function dataPathEntries(definition: ServiceDefinition, rootTypeName: string, target: CodegenTarget): DataPathEntry[] {
   const entries: DataPathEntry[] = [];
+  // The element being expanded, for the message when the paths run over.
+  let at: { pos: Position; path: string } = { pos: definition.runtimeData.pos, path: '' };
   const add = (segments: Segment[], type: string): void => {
     if (entries.length >= MAX_DATA_PATHS) {
+      const { file, line, column } = at.pos;
       throw new PeerwayError(
         'DEFINITION_INVALID',
-        `${definition.file}: the runtime data of ${definition.name} has more than ${MAX_DATA_PATHS} paths (counting each field inside struct values); ` +
-          'typed paths would make a type too large to compile: use fewer nested struct fields in <runtime-data>',
-        { details: { file: definition.file } },
+        `${file}:${line}:${column}: runtime data "${at.path}" takes the runtime data of ${definition.name} above ${MAX_DATA_PATHS} typed paths (each field inside a struct value counts); ` +
+          'a type that large does not compile in reasonable time: use fewer nested struct fields in <runtime-data>, e.g. a list (repeated="true") instead of many struct-typed leaves',
+        { details: { file, line, column, path: at.path } },
       );
     }
     entries.push({ segments, type });
@@ -83,17 +101,18 @@ export function dataPathEntries(definition: ServiceDefinition, rootTypeName: str
 
   const addObject = (node: RuntimeDataObject, segments: Segment[], access: string): void => {
     for (const child of node.children) {
-      const at = [...segments, child.name];
+      at = { pos: child.pos, path: child.path };
+      const here = [...segments, child.name];
       const childAccess = `${access}['${child.name}']`;
       if (child.kind === 'leaf') {
-        addValue(at, child.type);
+        addValue(here, child.type);
       } else if (child.repeated) {
-        add(at, childAccess);
-        add([...at, INDEX], `${childAccess}[number]`);
-        addObject(child, [...at, INDEX], `${childAccess}[number]`);
+        add(here, childAccess);
+        add([...here, INDEX], `${childAccess}[number]`);
+        addObject(child, [...here, INDEX], `${childAccess}[number]`);
       } else {
-        add(at, childAccess);
-        addObject(child, at, childAccess);
+        add(here, childAccess);
+        addObject(child, here, childAccess);
       }
     }
   };

@@ -28,7 +28,7 @@ export function emitService(definition: ServiceDefinition, names: ModuleNames, x
     `  readonly service: ${n.serviceApi};`,
     '}',
     '',
-    `/** An implementation of ${definition.name}: the default export of the module next to ${xmlBaseName}. */`,
+    `/** An implementation of ${definition.name}: the default export of its implementation module, found next to ${xmlBaseName}. */`,
     `export interface ${n.service} {`,
   ];
   const methods = byName(definition.methods.values());

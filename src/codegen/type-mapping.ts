@@ -58,10 +58,9 @@ export function isScalar(name: string): name is ScalarTypeName | 'void' {
 
 /**
  * The TypeScript type of a value of `type`: the scalar's type, the struct interface's name (declared by
- * the module under the struct's own name), and `T[]` for a list.
- *
- * Extension point: a list whose items have their own schema (the Kanzi dialect's `datatype="list"` with
- * an item schema) adds a case here that renders the item type, then `[]`.
+ * the module under the struct's own name), and `T[]` for a list (`repeated="true"`, or Kanzi Connect's
+ * `type="repeated T"`, which the definition model records the same way). A runtime-data list with its own
+ * item schema (`datatype="list"`) is a list of objects in the model: `data-paths.ts` renders it.
  */
 export function tsType(type: TypeRef, target: CodegenTarget): string {
   const one = isScalar(type.name) ? SCALARS[target][type.name] : type.name;

@@ -23,6 +23,8 @@ const COMMITTED: Array<[xml: string, dir: string, file: string, target: CodegenT
   [example('climate.xml'), example('generated'), 'climate.ts', 'node'],
   [fixture('codegen', 'all-types.xml'), fixture('codegen', 'generated'), 'all-types.ts', 'node'],
   [fixture('codegen', 'all-types.xml'), fixture('codegen', 'generated'), 'all-types.browser.ts', 'browser'],
+  [fixture('kanzi', 'UserDirectory.xml'), fixture('codegen', 'generated'), 'user-directory.ts', 'node'],
+  [fixture('kanzi', 'Settings.xml'), fixture('codegen', 'generated'), 'settings.ts', 'node'],
 ];
 
 for (const [xml, dir, file, target] of COMMITTED) {

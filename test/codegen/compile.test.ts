@@ -13,6 +13,8 @@ import { runTsc, STRICT_OPTIONS, tempProject } from './temp-project.js';
  */
 
 const EXAMPLES = readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.xml')).map((f) => example(f));
+/** The Kanzi Connect corpus of issue 18 (datatype=, datatype="list", repeated T, persistent, _interface.xml). */
+const KANZI = readdirSync(fixture('kanzi')).filter((f) => f.endsWith('.xml')).sort().map((f) => fixture('kanzi', f));
 const CANARY = [
   "import type { PeerwayClient } from 'peerway';",
   "import { openAllTypes } from './generated/all-types.js';",
@@ -35,14 +37,16 @@ function readmeBlocks(): string[] {
 
 test('generated modules compile under tsc --strict (module nodenext), with programs using them, and every misuse of the fixture is a compile error', { timeout: 180_000 }, async (t) => {
   const dir = tempProject(t);
-  const gen = await runPeerway(['codegen', ...EXAMPLES, fixture('codegen', 'all-types.xml'), '--out', path.join(dir, 'generated'), '--target', 'both']);
+  const gen = await runPeerway(['codegen', ...EXAMPLES, fixture('codegen', 'all-types.xml'), ...KANZI, '--out', path.join(dir, 'generated'), '--target', 'both']);
   assert.equal(gen.code, 0, gen.stderr);
   const generated = readdirSync(path.join(dir, 'generated')).sort();
   assert.deepEqual(generated, [
-    'all-types.browser.ts', 'all-types.ts', 'climate.browser.ts', 'climate.ts', 'forked-runtime-data.browser.ts', 'forked-runtime-data.ts', 'vehicle.browser.ts', 'vehicle.ts',
+    'all-types.browser.ts', 'all-types.ts', 'climate.browser.ts', 'climate.ts', 'data-example.browser.ts', 'data-example.ts', 'engine.browser.ts', 'engine.ts',
+    'forked-runtime-data.browser.ts', 'forked-runtime-data.ts', 'input.browser.ts', 'input.ts', 'mixed.browser.ts', 'mixed.ts', 'settings.browser.ts', 'settings.ts',
+    'user-directory.browser.ts', 'user-directory.ts', 'vehicle.browser.ts', 'vehicle.ts',
   ]);
 
-  for (const name of ['all-types.ts', 'typed-client.ts', 'expect-errors.ts']) copyFileSync(fixture('codegen', name), path.join(dir, name));
+  for (const name of ['all-types.ts', 'typed-client.ts', 'typed-kanzi-client.ts', 'expect-errors.ts']) copyFileSync(fixture('codegen', name), path.join(dir, name));
   copyFileSync(example('typed-climate-client.ts'), path.join(dir, 'typed-climate-client.ts'));
   // The README's typed client and typed implementation, as printed.
   const blocks = readmeBlocks();
@@ -86,7 +90,7 @@ test('generated modules compile under tsc --strict (module nodenext), with progr
 
 test('a generated module imports only types, and only from peerway (node) or peerway/browser (browser)', async (t) => {
   const dir = tempProject(t);
-  const gen = await runPeerway(['codegen', ...EXAMPLES, fixture('codegen', 'all-types.xml'), '--out', dir, '--target', 'both']);
+  const gen = await runPeerway(['codegen', ...EXAMPLES, fixture('codegen', 'all-types.xml'), ...KANZI, '--out', dir, '--target', 'both']);
   assert.equal(gen.code, 0, gen.stderr);
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const text = readFileSync(path.join(dir, name), 'utf8');

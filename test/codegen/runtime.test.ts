@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { example, fixture, ROOT, startRunner, startServer } from '../helpers/harness.js';
 import { exercise } from '../fixtures/codegen/typed-client.js';
 import { exerciseBrowser } from '../fixtures/codegen/typed-browser-client.js';
+import { exerciseDirectory, exerciseSettings } from '../fixtures/codegen/typed-kanzi-client.js';
 
 /**
  * Generated code at work against real processes: the typed client (test/fixtures/codegen/typed-client.ts)
@@ -26,7 +30,10 @@ test('a generated client calls, subscribes and watches a typed implementation ho
   const sample = seen.echoes.sample;
   assert.deepEqual(
     { ...seen.echoes, sample: undefined, samples: undefined, binary: [...seen.echoes.binary] },
-    { bool: true, int: -7, int64: 42, bigInt64: 2n ** 60n, float: 0.5, double: 1e300, string: 'héllo', binary: [0xca, 0xfe], point: POINT, ints: [1, 2, 3], sample: undefined, samples: undefined },
+    {
+      bool: true, int: -7, int64: 42, bigInt64: 2n ** 60n, float: 0.5, double: 1e300, string: 'héllo', binary: [0xca, 0xfe], point: POINT, ints: [1, 2, 3], sample: undefined, samples: undefined,
+      trail: [{ ...POINT, label: 'P' }, { x: 0, y: 1, label: 'Q' }],
+    },
   );
   assert.deepEqual({ ...sample, data: [...sample.data] }, {
     flag: true, count: 3, big: 2n ** 62n, ratio: 0.25, precise: Math.PI, name: 'sample', data: [1, 2, 255], at: POINT, trail: [{ x: 0, y: 0, label: 'o' }], tags: ['a', 'b'], bigs: [1, 2n ** 60n],
@@ -39,20 +46,33 @@ test('a generated client calls, subscribes and watches a typed implementation ho
   assert.equal(seen.then, true, 'the method named then, reached as then_');
 
   // Defaults of every value type, read through typed paths (label was written by ping through the API start() kept).
-  assert.deepEqual({ ...seen.initial, blob: [...seen.initial.blob] }, { big: 9007199254740993n, x: 1.5, blob: [0xca, 0xfe], deep: 0, zones: 0, label: 'pinged' });
+  // The Kanzi-spelled ones too: the datatype="list" starts empty, the repeated string and the renamed int have their defaults.
+  assert.deepEqual(
+    { ...seen.initial, blob: [...seen.initial.blob] },
+    { big: 9007199254740993n, x: 1.5, blob: [0xca, 0xfe], deep: 0, zones: 0, label: 'pinged', seats: [], names: ['a', 'b'], level: 5 },
+  );
   // Snapshots after the first publish, then the changes of the second one.
-  assert.deepEqual(seen.snapshots, { zoneCelsius: 0.25, lastAt: POINT, history: [3] });
+  assert.deepEqual(seen.snapshots, {
+    zoneCelsius: 0.25, lastAt: POINT, history: [3],
+    seats: [{ occupied: true, heat: 2, title: 'driver' }, { occupied: true, heat: 3, title: 'sample' }], seatHeat: 3,
+  });
+  // The list written whole (the element's heat back to 0), then that one field: the watch of the list sees both, the field's watch each value.
+  assert.deepEqual(seen.changes.seatTitles, ['driver,passenger', 'driver,passenger']);
+  assert.deepEqual(seen.changes.seatHeat, [0, 3]);
   assert.deepEqual(seen.changes.zoneCelsius, [18, 0.75], 'zones (above the watched path), then zones.1.celsius (the path)');
   assert.deepEqual(seen.changes.lastAt, [{ x: 9, y: 9, label: 'moved' }], 'last (above last.at)');
   assert.deepEqual(seen.changes.history, [[3, 3]]);
   assert.deepEqual(seen.changes.zoneNames, ['front,rear', 'front,rear']);
-  // publish writes `last` first, then `count`: the whole tree after each of its eight writes.
+  // publish writes `last` first, then `count`: the whole tree after each of its twelve writes.
   const [first, ...rest] = seen.changes.wholeCount;
-  assert.ok(first === 8 && rest.length >= 7 && rest.every((c) => c === 9), `every change under '' gives the whole tree: ${seen.changes.wholeCount.join(',')}`);
+  assert.ok(first === 8 && rest.length >= 11 && rest.every((c) => c === 9), `every change under '' gives the whole tree: ${seen.changes.wholeCount.join(',')}`);
   assert.deepEqual(seen.events.sampled.map((e) => [e.seq, e.sample.ratio]), [[2n ** 60n + 1n, 0.25], [2n ** 60n + 2n, 0.75]]);
   assert.deepEqual(seen.events.tags, [['a', 'b'], ['a', 'b']]);
   assert.equal(seen.events.cleared, 2);
-  assert.deepEqual(seen.after, { count: 9, label: 'pinged', deep: 2n ** 62n });
+  assert.deepEqual(seen.events.trail, [[{ x: 0, y: 0, label: 'o' }], [{ x: 0, y: 0, label: 'o' }]], 'a repeated T event argument');
+  assert.deepEqual(seen.after, {
+    count: 9, label: 'pinged', deep: 2n ** 62n, names: ['a', 'b', 'sample', 'passenger'], level: 7, seat: { occupied: true, heat: 3, title: 'passenger' },
+  });
 });
 
 test('the generated browser module works over the gateway: JSON value forms, events, and watches above, at and below the written path', async (t) => {
@@ -70,13 +90,23 @@ test('the generated browser module works over the gateway: JSON value forms, eve
     binary: 'yv4=',
     sample: { flag: false, count: 1, big: '4611686018427387904', ratio: 0.5, precise: 2.5, name: 'from a page', data: 'AQL/', at: { x: 1, y: 2, label: 'a' }, trail: [], tags: ['x'], bigs: [1, '1152921504606846976'] },
     ints: [3, 2, 1],
+    trail: [{ x: 1, y: 2, label: 'A' }],
   });
-  assert.deepEqual(seen.initial, { big: '9007199254740993', blob: 'yv4=', x: 1.5 });
+  assert.deepEqual(seen.initial, { big: '9007199254740993', blob: 'yv4=', x: 1.5, names: ['a', 'b'], level: 5 });
   assert.deepEqual(seen.changes.lastAt, [{ x: 1, y: 2, label: 'a' }, { x: 5, y: 6, label: 'b' }]);
   assert.deepEqual(seen.changes.zoneCelsius, [18, 0.125]);
   assert.deepEqual(seen.changes.deep, [{ inner: { value: '4611686018427387904' }, empty: {} }, { inner: { value: 12 }, empty: {} }]);
   assert.ok(seen.changes.wholeCount.length >= 16 && seen.changes.wholeCount.slice(-1)[0] === 9, `the whole tree after each change: ${seen.changes.wholeCount.join(',')}`);
-  assert.deepEqual(seen.events, { seq: ['1152921504606846977', '1152921504606846978'], cleared: 2 });
+  assert.deepEqual(seen.events, { seq: ['1152921504606846977', '1152921504606846978'], cleared: 2, trail: [[], []] });
+  // The datatype="list" over the gateway: each publish writes it whole (seat 1's heat 0), then seat 1's heat alone.
+  const driver = { occupied: true, heat: 2, title: 'driver' };
+  assert.deepEqual(seen.changes.seats, [
+    [driver, { occupied: false, heat: 0, title: 'from a page' }],
+    [driver, { occupied: false, heat: 1, title: 'from a page' }],
+    [driver, { occupied: false, heat: 0, title: 'page b' }],
+    [driver, { occupied: false, heat: 1, title: 'page b' }],
+  ]);
+  assert.deepEqual(seen.changes.seatTitle, ['page b']);
 });
 
 test("the README's typed Climate client runs against the Climate example and sees its results, runtime data and events", { timeout: 60_000 }, async (t) => {
@@ -96,4 +126,30 @@ test("the README's typed Climate client runs against the Climate example and see
   assert.ok(lines.includes('zone 1 target: 31.5'), stdout);
   assert.ok(lines.some((l) => /^cabin\.temperature: \d+(\.\d)?$/.test(l)), stdout);
   assert.ok(lines.some((l) => /^overheat at 3\d(\.\d)? °C, status: hot$/.test(l)), stdout);
+});
+
+test('generated clients of Kanzi Connect descriptions work against their plain implementations: datatype="list" as typed arrays, repeated T events, persistent data across a runner restart', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'peerway-codegen-kanzi-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const server = await startServer(t);
+  const kanzi = [fixture('kanzi', 'UserDirectory.xml'), fixture('kanzi', 'Settings.xml')];
+  const runner = await startRunner(t, server.url, kanzi, ['--data-dir', dataDir]);
+
+  const directory = await exerciseDirectory(server.url);
+  assert.deepEqual(directory.initial, { userid: 42, mobile: '555-1234', subordinates: [] });
+  assert.deepEqual(directory.added, [1, 2]);
+  const ada = { useridentifier: 7, username: 'ada' };
+  const grace = { useridentifier: 9, username: 'grace' };
+  assert.deepEqual(directory.lists, [[ada], [ada, grace]]);
+  assert.deepEqual(directory.teams, [['ada'], ['ada', 'grace']]);
+  assert.deepEqual(directory.second, grace);
+  assert.deepEqual(directory.mobile, ['555-0000']);
+
+  const changed = await exerciseSettings(server.url, true);
+  const expected = { volume: 11, theme: 'dark', favourites: [{ station: 'jazz', preset: 1 }, { station: 'news', preset: 2 }], preset: 3 };
+  assert.deepEqual(changed, expected);
+  // A new runner on the same data directory: the persistent leaves and list come back, read through the same typed paths.
+  await runner.stop();
+  await startRunner(t, server.url, kanzi, ['--data-dir', dataDir]);
+  assert.deepEqual(await exerciseSettings(server.url, false), expected);
 });
