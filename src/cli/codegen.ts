@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { availableBearerIds } from '../bearer/registry.js';
 import { checkDefinitionFile } from '../definition/load-definition.js';
 import { formatDiagnostic, type ServiceDefinition } from '../definition/model.js';
+import { implementationCandidates } from '../service/implementation.js';
 import { generateModule, moduleFileName, sourceLabel, type GeneratedModule } from '../codegen/codegen.js';
 import { parseHeader } from '../codegen/header.js';
 import { CODEGEN_TARGETS, type CodegenTarget } from '../codegen/type-mapping.js';
@@ -11,15 +12,15 @@ import { PeerwayError } from '../errors.js';
 import { printLine, reportError, EXIT_OK } from './common.js';
 
 interface CodegenCliOptions {
-  out: string;
+  out?: string;
   target: CodegenTarget | 'both';
 }
 
 export function codegenCommand(setExit: (code: number) => void): Command {
   return new Command('codegen')
     .description('generate a typed TypeScript module per service from definition files: its types, a typed client and a typed implementation interface')
-    .argument('<files...>', 'service definition XML files')
-    .requiredOption('-o, --out <dir>', 'directory to write the modules to (created if missing); one flat module per service')
+    .argument('[files...]', 'service definition XML files')
+    .option('-o, --out <dir>', 'directory to write the modules to (created if missing); one flat module per service (required)')
     .addOption(
       new Option('--target <target>', 'node: for the Node client and service implementations; browser: for the browser client (peerway/browser); both')
         .choices([...CODEGEN_TARGETS, 'both'])
@@ -33,11 +34,13 @@ export function codegenCommand(setExit: (code: number) => void): Command {
         'Example: peerway codegen examples/climate.xml --out src/generated\n' +
         'Exit code 0 when every file was generated, 2 for a bad definition or an --out that cannot be written.',
     )
+    .showHelpAfterError('(run peerway codegen --help for usage)')
     .action(async (files: string[], opts: CodegenCliOptions) => {
       try {
-        const modules = await generateAll(files, opts);
-        const before = await existingModules(opts.out, modules);
-        await writeModules(opts.out, modules, before);
+        const out = checkUsage(files, opts);
+        const modules = await generateAll(files, out, opts.target);
+        const before = await existingModules(out, modules);
+        await writeModules(out, modules, before);
         setExit(EXIT_OK);
       } catch (err) {
         setExit(reportError('codegen', err));
@@ -45,12 +48,26 @@ export function codegenCommand(setExit: (code: number) => void): Command {
     });
 }
 
+const SYNOPSIS = 'peerway codegen FILE.xml… --out DIR (e.g. peerway codegen examples/climate.xml --out src/generated)';
+
+/**
+ * The output directory, once both halves of the command line are there: one message for what is missing,
+ * with the synopsis, instead of commander's terse one.
+ * @throws PeerwayError `USAGE`
+ */
+function checkUsage(files: string[], opts: CodegenCliOptions): string {
+  const missing = [...(files.length === 0 ? ['no definition files'] : []), ...(opts.out === undefined ? ['no --out <dir> for the modules'] : [])];
+  if (missing.length > 0 || opts.out === undefined) throw new PeerwayError('USAGE', `${missing.join(' and ')} given: ${SYNOPSIS}`);
+  if (opts.out.trim() === '') throw new PeerwayError('USAGE', `--out is empty: give the directory the modules go to: ${SYNOPSIS}`);
+  return opts.out;
+}
+
 /**
  * Every definition parsed and every module generated before anything is written: a bad file leaves the
  * output directory as it was. Definition problems are printed as `file:line:col: message` on stderr.
  */
-async function generateAll(files: string[], opts: CodegenCliOptions): Promise<GeneratedModule[]> {
-  const targets = opts.target === 'both' ? CODEGEN_TARGETS : [opts.target];
+async function generateAll(files: string[], out: string, target: CodegenTarget | 'both'): Promise<GeneratedModule[]> {
+  const targets = target === 'both' ? CODEGEN_TARGETS : [target];
   const definitions: ServiceDefinition[] = [];
   let failed = 0;
   for (const file of files) {
@@ -77,14 +94,31 @@ async function generateAll(files: string[], opts: CodegenCliOptions): Promise<Ge
       if (earlier !== undefined) {
         throw new PeerwayError(
           'USAGE',
-          `${earlier.file} (service ${earlier.name}) and ${definition.file} (service ${definition.name}) would both be generated as ${path.join(opts.out, fileName)}; generate them into different --out directories`,
+          `${earlier.file} (service ${earlier.name}) and ${definition.file} (service ${definition.name}) would both be generated as ${path.join(out, fileName)}; generate them into different --out directories`,
         );
       }
       byFile.set(fileName, definition);
-      modules.push(generateModule(definition, { target, source: sourceLabel(path.relative(path.resolve(opts.out), path.resolve(definition.file))) }));
+      refuseImplementationSlot(definition, path.join(out, fileName));
+      modules.push(generateModule(definition, { target, source: sourceLabel(path.relative(path.resolve(out), path.resolve(definition.file))) }));
     }
   }
   return modules;
+}
+
+/**
+ * A generated module must not sit where the runner looks for the service's implementation (`climate.ts`
+ * next to `climate.xml`, as `--out` the definitions' own directory gives): it would be loaded as the
+ * implementation, and a real one there would be overwritten.
+ * @throws PeerwayError `USAGE`
+ */
+function refuseImplementationSlot(definition: ServiceDefinition, file: string): void {
+  const resolved = path.resolve(file);
+  if (!implementationCandidates(path.resolve(definition.file)).some((candidate) => path.resolve(candidate) === resolved)) return;
+  throw new PeerwayError(
+    'USAGE',
+    `${file} is where the runner looks for the implementation of ${definition.name} (next to ${definition.file}), so the generated module cannot go there; ` +
+      `give --out a directory of its own (e.g. --out ${path.join(path.dirname(file), 'generated')}); nothing was written`,
+  );
 }
 
 /**

@@ -79,7 +79,20 @@ test('codegen refuses bad input with exit 2 and a message that names the problem
 
   const noOut = await peerway(['codegen', 'defs/climate.xml'], dir);
   assert.equal(noOut.code, 2);
-  assert.match(noOut.stderr, /--out <dir>/);
+  assert.match(noOut.stderr, /^peerway codegen: error \[USAGE\]: no --out <dir> for the modules given: peerway codegen FILE\.xml… --out DIR \(e\.g\. peerway codegen examples\/climate\.xml --out src\/generated\)$/m);
+  const noArgs = await peerway(['codegen'], dir);
+  assert.equal(noArgs.code, 2);
+  assert.match(noArgs.stderr, /error \[USAGE\]: no definition files and no --out <dir> for the modules given: peerway codegen FILE\.xml… --out DIR/);
+  const noFiles = await peerway(['codegen', '--out', 'gen'], dir);
+  assert.equal(noFiles.code, 2);
+  assert.match(noFiles.stderr, /error \[USAGE\]: no definition files given: peerway codegen FILE\.xml… --out DIR/);
+  const unknown = await peerway(['codegen', 'defs/climate.xml', '--out', 'gen', '--outdir', 'x'], dir);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown option '--outdir'[\s\S]*\(run peerway codegen --help for usage\)/);
+
+  const directory = await peerway(['codegen', 'defs', '--out', 'gen'], dir);
+  assert.equal(directory.code, 2);
+  assert.match(directory.stderr, /^defs: is a directory; give the definition files in it \(defs\/\*\.xml\)$/m);
 
   const twins = await peerway(['codegen', 'defs/climate.xml', 'defs/twin.xml', '--out', 'gen'], dir);
   assert.equal(twins.code, 2);
@@ -135,4 +148,37 @@ test('check --generated says which generated modules are up to date and warns, w
   const nothing = await peerway(['check'], dir);
   assert.equal(nothing.code, 2);
   assert.match(nothing.stderr, /nothing to check: give definition files, --generated DIR, or both/);
+});
+
+test('codegen never overwrites a file it did not write, nor writes where the runner looks for an implementation; nothing is written then', async (t) => {
+  const dir = project(t);
+  const handwritten = 'export const mine = 1;\n';
+  mkdirSync(path.join(dir, 'gen'));
+  writeFileSync(path.join(dir, 'gen', 'climate.ts'), handwritten);
+  const r = await peerway(['codegen', 'defs/all-types.xml', 'defs/climate.xml', '--out', 'gen'], dir);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /^peerway codegen: error \[USAGE\]: gen\/climate\.ts exists and was not written by peerway codegen \(it has no "\/\/ peerway-codegen" header line\), so it is not overwritten; give --out a directory of its own \(e\.g\. --out gen\/generated\), or move the file away; nothing was written$/m,
+  );
+  assert.equal(readFileSync(path.join(dir, 'gen', 'climate.ts'), 'utf8'), handwritten);
+  assert.deepEqual(readdirSync(path.join(dir, 'gen')), ['climate.ts'], 'not even the module that had no clash');
+
+  // --out the definitions' own directory: climate.ts next to climate.xml is where the runner finds Climate's implementation.
+  const slot = await peerway(['codegen', 'defs/climate.xml', '--out', 'defs'], dir);
+  assert.equal(slot.code, 2);
+  assert.match(
+    slot.stderr,
+    /^peerway codegen: error \[USAGE\]: defs\/climate\.ts is where the runner looks for the implementation of Climate \(next to defs\/climate\.xml\), so the generated module cannot go there; give --out a directory of its own \(e\.g\. --out defs\/generated\); nothing was written$/m,
+  );
+  assert.deepEqual(readdirSync(path.join(dir, 'defs')).sort(), ['all-types.xml', 'climate.xml']);
+
+  // A module codegen wrote itself is replaced when its definition changed.
+  rmSync(path.join(dir, 'gen', 'climate.ts'));
+  assert.equal((await peerway(['codegen', 'defs/climate.xml', '--out', 'gen'], dir)).code, 0);
+  writeFileSync(path.join(dir, 'defs', 'climate.xml'), readFileSync(path.join(dir, 'defs', 'climate.xml'), 'utf8').replaceAll('"overheat"', '"overheated"'));
+  const again = await peerway(['codegen', 'defs/climate.xml', '--out', 'gen'], dir);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^wrote gen\/climate\.ts$/m);
+  assert.match(readFileSync(path.join(dir, 'gen', 'climate.ts'), 'utf8'), /overheated: \{ celsius: number \};/);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateModule, sourceLabel } from '../../src/codegen/codegen.js';
+import { MAX_DATA_PATHS } from '../../src/codegen/data-paths.js';
 import { definitionHash, formatHeader, parseHeader } from '../../src/codegen/header.js';
 import { clientMethodNames, kebabCase } from '../../src/codegen/naming.js';
 import type { CodegenTarget } from '../../src/codegen/type-mapping.js';
@@ -124,4 +125,21 @@ test('the header names the source and its hash, and a file is recognised by it; 
   assert.equal(definitionHash('<a>\r\n</a>\r\n'), definitionHash('<a>\n</a>\n'));
   assert.equal(definitionHash('\uFEFF<a/>'), definitionHash('<a/>'));
   assert.notEqual(definitionHash('<a/>'), definitionHash('<b/>'));
+});
+
+test('runtime data with more typed paths than a type should hold is refused at the element that runs over, with file:line:col and the fix', () => {
+  // 150 struct-typed leaves of a 150-field struct: 150 × 151 paths, more than the limit.
+  const fields = Array.from({ length: 150 }, (_, i) => `<field name="f${i}" type="int"/>`).join('');
+  const leaves = Array.from({ length: 150 }, (_, i) => `  <v${i} type="Wide"/>`).join('\n');
+  const text = `<service name="Wide">\n<types><type name="Wide">${fields}</type></types>\n<runtime-data>\n${leaves}\n</runtime-data>\n</service>\n`;
+  const definition = parseDefinition(text, 'wide.xml');
+  const over = Math.floor(MAX_DATA_PATHS / 151); // the leaf (0-based) during which the count passes the limit
+  assert.throws(
+    () => generateModule(definition, { target: 'node', source: 'wide.xml' }),
+    (err: unknown) =>
+      err instanceof PeerwayError &&
+      err.code === 'DEFINITION_INVALID' &&
+      err.message.startsWith(`wide.xml:${4 + over}:3: runtime data "v${over}" takes the runtime data of Wide above ${MAX_DATA_PATHS} typed paths`) &&
+      /use fewer nested struct fields in <runtime-data>, e.g. a list \(repeated="true"\)/.test(err.message),
+  );
 });
