@@ -47,7 +47,7 @@ test('generated modules compile under tsc --strict (module nodenext), with progr
   ]);
 
   for (const name of ['all-types.ts', 'typed-client.ts', 'typed-kanzi-client.ts', 'expect-errors.ts']) copyFileSync(fixture('codegen', name), path.join(dir, name));
-  copyFileSync(example('typed-climate-client.ts'), path.join(dir, 'typed-climate-client.ts'));
+  for (const name of ['typed-climate-client.ts', 'typed-climate-service.ts']) copyFileSync(example(name), path.join(dir, name));
   // The README's typed client and typed implementation, as printed.
   const blocks = readmeBlocks();
   assert.equal(blocks.length, 2, 'the README section shows a typed client and a typed implementation');

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -109,10 +109,9 @@ test('the generated browser module works over the gateway: JSON value forms, eve
   assert.deepEqual(seen.changes.seatTitle, ['page b']);
 });
 
-test("the README's typed Climate client runs against the Climate example and sees its results, runtime data and events", { timeout: 60_000 }, async (t) => {
-  const server = await startServer(t);
-  await startRunner(t, server.url, [example('climate.xml')]);
-  const child = spawn(process.execPath, ['--import', 'tsx', example('typed-climate-client.ts'), server.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs examples/typed-climate-client.ts against `server` to completion and checks what it printed. */
+async function runTypedClimateClient(t: TestContext, serverUrl: string): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', example('typed-climate-client.ts'), serverUrl], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill());
   let stdout = '';
   let stderr = '';
@@ -126,6 +125,19 @@ test("the README's typed Climate client runs against the Climate example and see
   assert.ok(lines.includes('zone 1 target: 31.5'), stdout);
   assert.ok(lines.some((l) => /^cabin\.temperature: \d+(\.\d)?$/.test(l)), stdout);
   assert.ok(lines.some((l) => /^overheat at 3\d(\.\d)? °C, status: hot$/.test(l)), stdout);
+}
+
+test("the README's typed Climate client runs against the Climate example and sees its results, runtime data and events", { timeout: 60_000 }, async (t) => {
+  const server = await startServer(t);
+  await startRunner(t, server.url, [example('climate.xml')]);
+  await runTypedClimateClient(t, server.url);
+});
+
+test('a class that implements the generated ClimateService is accepted by the runner and serves the typed client like climate.mjs does', { timeout: 60_000 }, async (t) => {
+  const server = await startServer(t);
+  const runner = await startRunner(t, server.url, [example('climate.xml')], ['--impl', example('typed-climate-service.ts')]);
+  assert.match(runner.stdout(), /^registered Climate with /m);
+  await runTypedClimateClient(t, server.url);
 });
 
 test('generated clients of Kanzi Connect descriptions work against their plain implementations: datatype="list" as typed arrays, repeated T events, persistent data across a runner restart', async (t) => {
