@@ -4,10 +4,13 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import ts from 'typescript';
 import WebSocket from 'ws';
 import { example, fixture, ROOT, startRunner, startServer } from '../helpers/harness.js';
 import { exercise } from '../fixtures/codegen/typed-client.js';
-import { exerciseBrowser } from '../fixtures/codegen/typed-browser-client.js';
+import { exerciseBrowser, type BrowserObserved } from '../fixtures/codegen/typed-browser-client.js';
 import { exerciseDirectory, exerciseSettings } from '../fixtures/codegen/typed-kanzi-client.js';
 
 /**
@@ -20,6 +23,12 @@ import { exerciseDirectory, exerciseSettings } from '../fixtures/codegen/typed-k
 
 const ALL_TYPES = fixture('codegen', 'all-types.xml');
 const POINT = { x: 1.5, y: -2, label: 'p' };
+
+/** A TypeScript file as JavaScript, types erased, imports kept as written. */
+function transpile(file: string): string {
+  const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } }).outputText;
+  return js.replaceAll("from 'peerway/browser'", "from '/peerway-client.js'");
+}
 
 test('a generated client calls, subscribes and watches a typed implementation hosted by a runner', async (t) => {
   const server = await startServer(t);
@@ -84,7 +93,11 @@ test('the generated browser module works over the gateway: JSON value forms, eve
   Object.defineProperty(globalThis, 'WebSocket', { value: WebSocket, configurable: true, writable: true });
   t.after(() => (had ? Object.defineProperty(globalThis, 'WebSocket', had) : Reflect.deleteProperty(globalThis, 'WebSocket')));
 
-  const seen = await exerciseBrowser(`http://${address}`);
+  assertBrowserObserved(await exerciseBrowser(`http://${address}`));
+});
+
+/** What typed-browser-client.ts must have seen, in Node and in Chromium alike. */
+function assertBrowserObserved(seen: BrowserObserved): void {
   assert.deepEqual(seen.echoes, {
     int64: '1152921504606846976',
     binary: 'yv4=',
@@ -107,6 +120,40 @@ test('the generated browser module works over the gateway: JSON value forms, eve
     [driver, { occupied: false, heat: 1, title: 'page b' }],
   ]);
   assert.deepEqual(seen.changes.seatTitle, ['page b']);
+}
+
+test('the generated browser module runs in headless Chromium against the gateway, with the browser client the gateway serves', { timeout: 90_000 }, async (t) => {
+  const server = await startServer(t, ['--http', '0']);
+  const [, address] = await server.proc.waitFor(/^listening http (\S+)$/m);
+  await startRunner(t, server.url, [ALL_TYPES]);
+  const base = `http://${address}`;
+  // The page's program and the generated module, compiled as a bundler would: types erased, 'peerway/browser'
+  // resolved to the client the gateway serves. Served from the gateway's origin, as an application's files would be.
+  const served = new Map<string, string>([
+    ['/codegen/generated/all-types.browser.js', transpile(fixture('codegen', 'generated', 'all-types.browser.ts'))],
+    ['/codegen/typed-browser-client.js', transpile(fixture('codegen', 'typed-browser-client.ts'))],
+  ]);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
+    timeout: 30_000,
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.route(`${base}/codegen/**`, (route) => {
+    const body = served.get(new URL(route.request().url()).pathname);
+    return route.fulfill(body === undefined ? { status: 404, body: 'not found' } : { status: 200, contentType: 'text/javascript', body });
+  });
+  // A page of the gateway's origin (the browser client's own URL, as the inspector tests do), then the program imported into it.
+  await page.goto(`${base}/peerway-client.js`);
+  const seen = await page.evaluate(async (url) => {
+    const program = (await import(url)) as { exerciseBrowser: (gateway: string) => Promise<BrowserObserved> };
+    return program.exerciseBrowser(location.origin);
+  }, '/codegen/typed-browser-client.js');
+  assert.deepEqual(errors, []);
+  assertBrowserObserved(seen);
 });
 
 /** Runs examples/typed-climate-client.ts against `server` to completion and checks what it printed. */
