@@ -5,6 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import ts from 'typescript';
 import WebSocket from 'ws';
@@ -26,8 +28,7 @@ const POINT = { x: 1.5, y: -2, label: 'p' };
 
 /** A TypeScript file as JavaScript, types erased, imports kept as written. */
 function transpile(file: string): string {
-  const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } }).outputText;
-  return js.replaceAll("from 'peerway/browser'", "from '/peerway-client.js'");
+  return ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } }).outputText;
 }
 
 test('a generated client calls, subscribes and watches a typed implementation hosted by a runner', async (t) => {
@@ -122,17 +123,33 @@ function assertBrowserObserved(seen: BrowserObserved): void {
   assert.deepEqual(seen.changes.seatTitle, ['page b']);
 }
 
-test('the generated browser module runs in headless Chromium against the gateway, with the browser client the gateway serves', { timeout: 90_000 }, async (t) => {
-  const server = await startServer(t, ['--http', '0']);
+test('the generated browser module runs in headless Chromium, in an application page on its own origin that maps peerway/browser with an import map', { timeout: 90_000 }, async (t) => {
+  // The application's web server: its page, its program and the generated module compiled to JavaScript
+  // (types erased, imports as written), and the browser client, found through the page's import map.
+  const files = new Map<string, string>([
+    [
+      '/index.html',
+      '<!doctype html><script type="importmap">{"imports":{"peerway/browser":"/peerway-client.js"}}</script>' +
+        '<script type="module">import { exerciseBrowser } from "./typed-browser-client.js"; window.exerciseBrowser = exerciseBrowser;</script>',
+    ],
+    ['/peerway-client.js', readFileSync(path.join(ROOT, 'web', 'peerway-client.js'), 'utf8')],
+    ['/typed-browser-client.js', transpile(fixture('codegen', 'typed-browser-client.ts'))],
+    ['/generated/all-types.browser.js', transpile(fixture('codegen', 'generated', 'all-types.browser.ts'))],
+  ]);
+  const app = createServer((req, res) => {
+    const body = files.get(new URL(req.url ?? '/', 'http://x').pathname);
+    res.writeHead(body === undefined ? 404 : 200, { 'content-type': req.url?.endsWith('.html') ? 'text/html' : 'text/javascript' });
+    res.end(body ?? 'not found');
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  t.after(() => app.close());
+  const origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+
+  // The gateway allows that origin, as an operator would for the application.
+  const server = await startServer(t, ['--http', '0', '--http-origin', origin]);
   const [, address] = await server.proc.waitFor(/^listening http (\S+)$/m);
   await startRunner(t, server.url, [ALL_TYPES]);
-  const base = `http://${address}`;
-  // The page's program and the generated module, compiled as a bundler would: types erased, 'peerway/browser'
-  // resolved to the client the gateway serves. Served from the gateway's origin, as an application's files would be.
-  const served = new Map<string, string>([
-    ['/codegen/generated/all-types.browser.js', transpile(fixture('codegen', 'generated', 'all-types.browser.ts'))],
-    ['/codegen/typed-browser-client.js', transpile(fixture('codegen', 'typed-browser-client.ts'))],
-  ]);
+
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
@@ -142,16 +159,13 @@ test('the generated browser module runs in headless Chromium against the gateway
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.route(`${base}/codegen/**`, (route) => {
-    const body = served.get(new URL(route.request().url()).pathname);
-    return route.fulfill(body === undefined ? { status: 404, body: 'not found' } : { status: 200, contentType: 'text/javascript', body });
-  });
-  // A page of the gateway's origin (the browser client's own URL, as the inspector tests do), then the program imported into it.
-  await page.goto(`${base}/peerway-client.js`);
-  const seen = await page.evaluate(async (url) => {
-    const program = (await import(url)) as { exerciseBrowser: (gateway: string) => Promise<BrowserObserved> };
-    return program.exerciseBrowser(location.origin);
-  }, '/codegen/typed-browser-client.js');
+  page.on('response', (r) => r.status() >= 400 && !r.url().endsWith('/favicon.ico') && errors.push(`${r.status()} ${r.url()}`));
+  await page.goto(`${origin}/index.html`);
+  await page.waitForFunction(() => 'exerciseBrowser' in window, undefined, { timeout: 10_000 });
+  const seen = await page.evaluate(
+    (gateway) => (window as unknown as { exerciseBrowser: (gateway: string) => Promise<BrowserObserved> }).exerciseBrowser(gateway),
+    `http://${address}`,
+  );
   assert.deepEqual(errors, []);
   assertBrowserObserved(seen);
 });
