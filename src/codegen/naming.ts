@@ -48,7 +48,20 @@ export type ModuleNames = {
   define: string;
 };
 
+/**
+ * The names for a service. One that would be a name the module imports or uses (service `Peerway` gives
+ * `PeerwayClient`, which the module imports from 'peerway') gets a trailing `_` (`PeerwayClient_`), like
+ * a method whose name the client uses.
+ */
 export function moduleNames(serviceName: string): ModuleNames {
+  const names = plainModuleNames(serviceName);
+  for (const key of Object.keys(names) as (keyof ModuleNames)[]) {
+    while (USED_NAMES.includes(names[key])) names[key] += '_';
+  }
+  return names;
+}
+
+function plainModuleNames(serviceName: string): ModuleNames {
   const p = pascalCase(serviceName);
   return {
     open: `open${p}`,

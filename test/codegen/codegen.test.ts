@@ -5,7 +5,7 @@ import path from 'node:path';
 import { generateModule, sourceLabel } from '../../src/codegen/codegen.js';
 import { MAX_DATA_PATHS } from '../../src/codegen/data-paths.js';
 import { definitionHash, formatHeader, parseHeader } from '../../src/codegen/header.js';
-import { clientMethodNames, kebabCase } from '../../src/codegen/naming.js';
+import { clientMethodNames, kebabCase, moduleNames } from '../../src/codegen/naming.js';
 import type { CodegenTarget } from '../../src/codegen/type-mapping.js';
 import { loadDefinitionFile } from '../../src/definition/load-definition.js';
 import { parseDefinition } from '../../src/definition/parse-definition.js';
@@ -142,4 +142,14 @@ test('runtime data with more typed paths than a type should hold is refused at t
       err.message.startsWith(`wide.xml:${4 + over}:3: runtime data "v${over}" takes the runtime data of Wide above ${MAX_DATA_PATHS} typed paths`) &&
       /use fewer nested struct fields in <runtime-data>, e.g. a list \(repeated="true"\)/.test(err.message),
   );
+});
+
+test('a service whose names would be names the module imports gets them with a trailing underscore', () => {
+  const names = moduleNames('Peerway');
+  assert.equal(names.client, 'PeerwayClient_', "'peerway' exports PeerwayClient, which the module imports");
+  assert.equal(names.open, 'openPeerway');
+  assert.equal(moduleNames('Climate').client, 'ClimateClient');
+  const text = generateModule(parseDefinition('<service name="Peerway"><methods><method name="x" returns="int"/></methods></service>', 'peerway.xml'), { target: 'node', source: 'peerway.xml' }).text;
+  assert.match(text, /^export interface PeerwayClient_ \{$/m);
+  assert.match(text, /^export async function openPeerway\(client: PeerwayClient, options\?: StartSessionOptions\): Promise<PeerwayClient_> \{$/m);
 });

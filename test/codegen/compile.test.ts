@@ -15,6 +15,8 @@ import { runTsc, STRICT_OPTIONS, tempProject } from './temp-project.js';
 const EXAMPLES = readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.xml')).map((f) => example(f));
 /** The Kanzi Connect corpus of issue 18 (datatype=, datatype="list", repeated T, persistent, _interface.xml). */
 const KANZI = readdirSync(fixture('kanzi')).filter((f) => f.endsWith('.xml')).sort().map((f) => fixture('kanzi', f));
+/** Every definition of test/fixtures/codegen: all-types.xml, and peerway.xml with names that could break a module. */
+const OWN = ['all-types.xml', 'peerway.xml'].map((f) => fixture('codegen', f));
 const CANARY = [
   "import type { PeerwayClient } from 'peerway';",
   "import { openAllTypes } from './generated/all-types.js';",
@@ -37,12 +39,13 @@ function readmeBlocks(): string[] {
 
 test('generated modules compile under tsc --strict (module nodenext), with programs using them, and every misuse of the fixture is a compile error', { timeout: 180_000 }, async (t) => {
   const dir = tempProject(t);
-  const gen = await runPeerway(['codegen', ...EXAMPLES, fixture('codegen', 'all-types.xml'), ...KANZI, '--out', path.join(dir, 'generated'), '--target', 'both']);
+  const gen = await runPeerway(['codegen', ...EXAMPLES, ...OWN, ...KANZI, '--out', path.join(dir, 'generated'), '--target', 'both']);
   assert.equal(gen.code, 0, gen.stderr);
   const generated = readdirSync(path.join(dir, 'generated')).sort();
   assert.deepEqual(generated, [
     'all-types.browser.ts', 'all-types.ts', 'climate.browser.ts', 'climate.ts', 'data-example.browser.ts', 'data-example.ts', 'engine.browser.ts', 'engine.ts',
-    'forked-runtime-data.browser.ts', 'forked-runtime-data.ts', 'input.browser.ts', 'input.ts', 'mixed.browser.ts', 'mixed.ts', 'settings.browser.ts', 'settings.ts',
+    'forked-runtime-data.browser.ts', 'forked-runtime-data.ts', 'input.browser.ts', 'input.ts', 'mixed.browser.ts', 'mixed.ts', 'peerway.browser.ts', 'peerway.ts',
+    'settings.browser.ts', 'settings.ts',
     'user-directory.browser.ts', 'user-directory.ts', 'vehicle.browser.ts', 'vehicle.ts',
   ]);
 
@@ -90,7 +93,7 @@ test('generated modules compile under tsc --strict (module nodenext), with progr
 
 test('a generated module imports only types, and only from peerway (node) or peerway/browser (browser)', async (t) => {
   const dir = tempProject(t);
-  const gen = await runPeerway(['codegen', ...EXAMPLES, fixture('codegen', 'all-types.xml'), ...KANZI, '--out', dir, '--target', 'both']);
+  const gen = await runPeerway(['codegen', ...EXAMPLES, ...OWN, ...KANZI, '--out', dir, '--target', 'both']);
   assert.equal(gen.code, 0, gen.stderr);
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const text = readFileSync(path.join(dir, name), 'utf8');
