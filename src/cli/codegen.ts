@@ -32,7 +32,10 @@ export function codegenCommand(setExit: (code: number) => void): Command {
         "types from 'peerway' / 'peerway/browser'. Its header names the definition and its sha256: peerway check\n" +
         '--generated OUT warns when a definition changed since. Files whose content would not change are not rewritten.\n' +
         'Example: peerway codegen examples/climate.xml --out src/generated\n' +
-        'Exit code 0 when every file was generated, 2 for a bad definition or an --out that cannot be written.',
+        'Codegen overwrites only modules it wrote (they carry its header), never a file of yours, and never writes where the\n' +
+        'runner looks for an implementation (climate.ts next to climate.xml): give --out a directory of its own.\n' +
+        'Exit code 0 when every module was written (or already up to date); 2 for missing arguments, a bad definition, or an\n' +
+        '--out that cannot or must not be written, with nothing written.',
     )
     .showHelpAfterError('(run peerway codegen --help for usage)')
     .action(async (files: string[], opts: CodegenCliOptions) => {
