@@ -4,13 +4,16 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import ts from 'typescript';
 import WebSocket from 'ws';
-import { example, fixture, ROOT, startRunner, startServer } from '../helpers/harness.js';
+import { connectClient, example, fixture, ROOT, runPeerway, startRunner, startServer } from '../helpers/harness.js';
+import { tempProject } from './temp-project.js';
+import { PeerwayError } from '../../src/errors.js';
+import type { Session } from '../../src/index.js';
 import { exercise } from '../fixtures/codegen/typed-client.js';
 import { exerciseBrowser, type BrowserObserved } from '../fixtures/codegen/typed-browser-client.js';
 import { exerciseDirectory, exerciseSettings } from '../fixtures/codegen/typed-kanzi-client.js';
@@ -225,4 +228,27 @@ test('generated clients of Kanzi Connect descriptions work against their plain i
   await runner.stop();
   await startRunner(t, server.url, kanzi, ['--data-dir', dataDir]);
   assert.deepEqual(await exerciseSettings(server.url, false), expected);
+});
+
+test('a client generated from an older definition gets typed errors from the session, not wrong values', async (t) => {
+  // Climate as it might have been: zone a string, a method the service no longer has.
+  const dir = tempProject(t);
+  const older = readFileSync(example('climate.xml'), 'utf8')
+    .replace('<argument name="zone" type="int"/>\n      <argument name="celsius" type="float"/>', '<argument name="zone" type="string"/>\n      <argument name="celsius" type="float"/>')
+    .replace('<method name="reset" returns="void"/>', '<method name="reset" returns="void"/>\n    <method name="boost" returns="bool"/>');
+  assert.notEqual(older, readFileSync(example('climate.xml'), 'utf8'));
+  writeFileSync(path.join(dir, 'climate.xml'), older);
+  const gen = await runPeerway(['codegen', path.join(dir, 'climate.xml'), '--out', path.join(dir, 'generated')]);
+  assert.equal(gen.code, 0, gen.stderr);
+  // Its types, as a program compiled against it would see them (the module itself is loaded as it is, through tsx).
+  const stale = (await import(path.join(dir, 'generated', 'climate.ts'))) as {
+    asClimate: (session: Session) => { setTemperature(args: { zone: string; celsius: number }): Promise<boolean>; boost(): Promise<boolean> };
+  };
+
+  const server = await startServer(t);
+  await startRunner(t, server.url, [example('climate.xml')]);
+  const client = await connectClient(t, server.url);
+  const climate = stale.asClimate(await client.startSession('Climate'));
+  await assert.rejects(climate.setTemperature({ zone: 'one', celsius: 20 }), (err: unknown) => err instanceof PeerwayError && err.code === 'BAD_ARGUMENT' && /zone/.test(err.message));
+  await assert.rejects(climate.boost(), (err: unknown) => err instanceof PeerwayError && err.code === 'METHOD_NOT_FOUND' && /boost/.test(err.message));
 });
