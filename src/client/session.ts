@@ -250,17 +250,29 @@ export class Session extends EventEmitter {
    * service (which checks them against what it offered), then moves each subscription whose channels
    * changed: made on the new ones, dropped on the old. Events on a moved route sent in between may be
    * missed: the switch is not atomic across two connections.
+   *
+   * A resource moving off a link (it dropped) moves at once. One moving onto a link stays on its old route
+   * until the service has heard of the move: a link serves only what the session reported (`ready`), so a
+   * call sent on it sooner would be refused.
    */
   async reroute(links: Map<string, Channel>, routes: Record<string, ChosenRoute>): Promise<void> {
     this.assertLive();
     // Leniently: after a failover a link in `before` is closed, and one in `after` may be down (required).
     const eventsBefore = new Map([...this.eventListeners.keys()].map((k) => [k, this.eventChannels(k, true)]));
     const dataBefore = new Map([...this.dataListeners.keys()].map((p) => [p, this.dataChannels(p, true)]));
+    const meanwhile: Record<string, ChosenRoute> = {};
+    for (const [key, route] of Object.entries(routes)) {
+      const old = this.routes[key];
+      const ontoLink = route.linkType === 'direct' && !(old?.linkType === 'direct' && old.link === route.link);
+      const oldWorks = old !== undefined && (old.linkType !== 'direct' || links.get(old.link ?? '')?.closed === false);
+      meanwhile[key] = ontoLink && oldWorks ? old : route;
+    }
     this.links = links;
-    this.routes = routes;
+    this.routes = meanwhile;
     // Without a server connection the routes hold here only; the reconnect reports them and subscribes.
     const server = this.server.channel();
     await server.request({ type: 'ready', session: this.id, routes }, { timeoutMs: this.callTimeoutMs });
+    if (this.links === links) this.routes = routes;
     const timeoutMs = this.callTimeoutMs;
     const moves: Promise<unknown>[] = [];
     for (const [key, before] of eventsBefore) {
