@@ -182,3 +182,18 @@ test('a call made while a dropped link comes back is not sent on it before the s
   assert.equal(s.routeFor('method', 'echo').linkType, 'direct');
   assert.equal(await s.call('echo', { text: 'after' }), 'after via direct');
 });
+
+test('a call made as a link drops, before its close is handled, waits for the failover and goes by the server route (nothing was sent on the dead link)', async (t) => {
+  const stack = await memoryStack(t, [MEM_LAB]);
+  const client = await stack.client();
+  const s = await client.startSession('MemLab');
+  const warned = new Promise<string>((resolve) => client.on('warning', (w: string) => /dropped/.test(w) && resolve(w)));
+  const link = s.openLinks().get('mem')!;
+  link.connection.close('cable pulled');
+  // The connection is closed, the close not handled yet: the route still names the link.
+  assert.equal(link.closed, true);
+  assert.equal(link.closeInfo, undefined);
+  assert.equal(s.routeFor('method', 'echo').linkType, 'direct');
+  assert.equal(await s.call('echo', { text: 'now' }), 'now via server');
+  await warned;
+});
