@@ -64,8 +64,9 @@ export interface FaultResult {
   /** The same for `record` (the direct link): what the load as a whole saw. */
   recordGapMs?: number;
   /**
-   * Calls in flight when the fault struck (record, bump) that failed: the longest time from the fault to
-   * their typed error (how long a caller waits to hear that its call is lost).
+   * Calls (record, bump) in flight when the fault was noticed, that is started before the first failure it
+   * caused: the longest time from the fault to their typed error (how long a caller waits to hear that its
+   * call is lost).
    */
   inFlightFailedMs?: number;
   /** `record` and `bump` calls acknowledged. */
@@ -239,7 +240,9 @@ async function measure(spec: Fault, cluster: Cluster, journal: string, options: 
   const since = ctx.peerBackAt ?? ctx.faultAt;
   const firstAfterBack = probeAcks.filter((t) => t >= since).sort((a, b) => a - b)[0];
   const restoreMs = ctx.restoredAt !== undefined ? ctx.restoredAt - since : ctx.peerBackAt !== undefined && firstAfterBack !== undefined ? firstAfterBack - ctx.peerBackAt : undefined;
-  const inFlightFailed = calls.filter((c) => c.kind !== 'services' && c.ok === false && c.startedAt < ctx.faultAt).map((c) => c.settledAt! - ctx.faultAt);
+  const failedSince = calls.filter((c) => c.kind !== 'services' && c.ok === false && c.settledAt! >= ctx.faultAt);
+  const firstFailure = Math.min(...failedSince.map((c) => c.settledAt!));
+  const inFlightFailed = failedSince.filter((c) => c.startedAt <= firstFailure).map((c) => c.settledAt! - ctx.faultAt);
   const serverTimes = calls.filter((c) => c.kind === 'services' && c.ok === true && c.startedAt >= ctx.faultAt).map((c) => c.settledAt! - c.startedAt);
   const result: FaultResult = {
     fault: spec.name,

@@ -88,7 +88,7 @@ console.log('');
 console.log(rows.join('\n'));
 console.log('');
 console.log(
-  'in-flight calls failed after: fault → the typed error of the last call that was in flight when it struck (– : none failed). ' +
+  'in-flight calls failed after: fault → the typed error of the last record or bump call in flight when the fault was noticed (– : none failed). ' +
     'outage: fault → first acknowledged call started after it (record; bump, the server route, for the server faults). ' +
     'restore: peer back (restarted process ready, or SIGCONT) → first acknowledged call; for client-stop, SIGCONT → the watch prints a fresh value; ' +
     'for link-cut, cut → the direct link back in use (rerouted). record gap: the longest time without an acknowledged record call (the direct link) from the fault on.',
