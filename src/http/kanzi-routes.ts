@@ -2,9 +2,9 @@ import { STATUS_CODES } from 'node:http';
 import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { typeName } from '../definition/definition-json.js';
-import { toJsonValue } from '../definition/value-text.js';
 import { PeerwayError } from '../errors.js';
 import { errorReply, type GatewayModule } from './gateway.js';
+import { kanziRuntimeData, kanziValue } from './kanzi-values.js';
 import { argumentsFromText, describeService, findMethod, invokeMethod, readRuntimeData } from './service-access.js';
 
 /** A Kanzi endpoint's error: `status` names it as HTTP does (Kanzi's success is `"OK"`), `code` is Peerway's. */
@@ -34,8 +34,8 @@ interface InvokeParams extends ServiceParams {
  * Kanzi Connect's stateless HTTP API, for tools written against it: `/servicedescriptions/<S>` (the
  * definition XML), `/serviceinvoke/<S>/method/<m>` (named arguments in the query string or a form body →
  * `{status: "OK", type, value}`), `/serviceruntimedata/<S>` (the server's copy of the runtime data). Values
- * are JSON-typed (Kanzi's own examples show them as strings); int64 beyond 2^53 is a decimal string and
- * binary is base64, as everywhere in the HTTP API.
+ * are written as Kanzi writes them (kanzi-values.ts): scalars as strings, floats with six decimals,
+ * booleans `"1"`/`"0"`; the JSON API keeps JSON types.
  */
 export const kanziRoutes: GatewayModule = (app, context) => {
   // A scope of its own: the form parser and the Kanzi error shape apply to these routes only.
@@ -62,14 +62,14 @@ export const kanziRoutes: GatewayModule = (app, context) => {
       }
       const args = argumentsFromText(definition, method, request.query, request.body);
       const result = await invokeMethod(context, identity, definition, method, args);
-      return reply.send({ status: 'OK', type: typeName(method.returns), value: toJsonValue(result) ?? null });
+      return reply.send({ status: 'OK', type: typeName(method.returns), value: kanziValue(result, method.returns, definition) ?? null });
     };
     kanzi.route<{ Params: InvokeParams }>({ method: ['GET', 'POST'], url: '/serviceinvoke/:service/method/:method', handler: invoke });
 
     kanzi.get<{ Params: ServiceParams }>('/serviceruntimedata/:service', async (request) => {
       const identity = context.identityOf(request);
       const definition = describeService(context, identity, request.params.service);
-      return toJsonValue(await readRuntimeData(context, identity, definition, ''));
+      return kanziRuntimeData(definition.runtimeData, await readRuntimeData(context, identity, definition, ''), definition);
     });
   });
 };

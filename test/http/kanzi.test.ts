@@ -42,23 +42,27 @@ test('servicedescriptions answers the definition XML as application/xml', async 
   assert.equal(await details.text(), readFileSync(TYPES, 'utf8'), "Kanzi's ?details is accepted: the whole definition is always given");
 });
 
-test('serviceinvoke with GET takes named arguments from the query string, each parsed with its type', async (t) => {
+test('serviceinvoke with GET takes named arguments from the query string, each parsed with its type, and answers as Kanzi writes values', async (t) => {
   const server = await typesServer(t);
-  assert.deepEqual((await invoke(server, 'add', { a: '1', b: '2' })).body, { status: 'OK', type: 'int', value: 3 });
-  assert.deepEqual((await invoke(server, 'echoBool', { value: 'true' })).body, { status: 'OK', type: 'bool', value: true });
-  assert.deepEqual((await invoke(server, 'echoDouble', { value: '2.5e3' })).body, { status: 'OK', type: 'double', value: 2500 });
+  assert.deepEqual((await invoke(server, 'add', { a: '1', b: '2' })).body, { status: 'OK', type: 'int', value: '3' });
+  assert.deepEqual((await invoke(server, 'echoBool', { value: 'true' })).body, { status: 'OK', type: 'bool', value: '1' });
+  assert.deepEqual((await invoke(server, 'echoBool', { value: '0' })).body, { status: 'OK', type: 'bool', value: '0' });
+  assert.deepEqual((await invoke(server, 'echoDouble', { value: '2.5e3' })).body, { status: 'OK', type: 'double', value: '2500.000000' });
+  // Six decimals, as Kanzi writes floats: the JSON API keeps every digit.
+  assert.deepEqual((await invoke(server, 'echoDouble', { value: '3.14159265' })).body, { status: 'OK', type: 'double', value: '3.141593' });
   assert.deepEqual((await invoke(server, 'echoString', { value: 'a b&c=d' })).body, { status: 'OK', type: 'string', value: 'a b&c=d' });
   assert.deepEqual((await invoke(server, 'nothing')).body, { status: 'OK', type: 'void', value: null });
-  // int64 beyond 2^53 comes back as a decimal string; within it, as a number.
+  // int64 in decimal, exact beyond 2^53.
   assert.deepEqual((await invoke(server, 'echoInt64', { value: '9223372036854775807' })).body, { status: 'OK', type: 'int64', value: '9223372036854775807' });
-  assert.deepEqual((await invoke(server, 'echoInt64', { value: '-42' })).body, { status: 'OK', type: 'int64', value: -42 });
+  assert.deepEqual((await invoke(server, 'echoInt64', { value: '-42' })).body, { status: 'OK', type: 'int64', value: '-42' });
   // binary: base64 (the URL-encoded + and / survive) or hex:, answered as base64.
   assert.deepEqual((await invoke(server, 'echoBinary', { value: '+/8A' })).body, { status: 'OK', type: 'binary', value: '+/8A' });
   assert.deepEqual((await invoke(server, 'echoBinary', { value: 'hex:cafe' })).body, { status: 'OK', type: 'binary', value: 'yv4=' });
-  // Structs and lists as JSON text.
+  // Structs and lists as JSON text; the answer keeps their shape with every scalar written as text.
   const shape = { name: 'tri', points: [{ x: 0, y: 0, label: 'a' }, { x: 1, y: 0.5, label: 'b' }] };
-  assert.deepEqual((await invoke(server, 'echoShape', { value: JSON.stringify(shape) })).body, { status: 'OK', type: 'Shape', value: shape });
-  assert.deepEqual((await invoke(server, 'echoInts', { value: '[1,2,3]' })).body, { status: 'OK', type: 'int[]', value: [1, 2, 3] });
+  const shapeText = { name: 'tri', points: [{ x: '0.000000', y: '0.000000', label: 'a' }, { x: '1.000000', y: '0.500000', label: 'b' }] };
+  assert.deepEqual((await invoke(server, 'echoShape', { value: JSON.stringify(shape) })).body, { status: 'OK', type: 'Shape', value: shapeText });
+  assert.deepEqual((await invoke(server, 'echoInts', { value: '[1,2,3]' })).body, { status: 'OK', type: 'int[]', value: ['1', '2', '3'] });
 });
 
 test('serviceinvoke with POST takes a form body, and the query string too', async (t) => {
@@ -66,9 +70,9 @@ test('serviceinvoke with POST takes a form body, and the query string too', asyn
   const res = await post(server, 'add', { a: '40', b: '2' });
   assert.equal(res.status, 200);
   assert.match(res.contentType, /^application\/json/);
-  assert.deepEqual(res.body, { status: 'OK', type: 'int', value: 42 });
-  assert.deepEqual((await post(server, 'add', { b: '5' }, '?a=1')).body, { status: 'OK', type: 'int', value: 6 });
-  assert.deepEqual((await post(server, 'echoPoint', { value: '{"x":1,"y":2,"label":"p"}' })).body, { status: 'OK', type: 'Point', value: { x: 1, y: 2, label: 'p' } });
+  assert.deepEqual(res.body, { status: 'OK', type: 'int', value: '42' });
+  assert.deepEqual((await post(server, 'add', { b: '5' }, '?a=1')).body, { status: 'OK', type: 'int', value: '6' });
+  assert.deepEqual((await post(server, 'echoPoint', { value: '{"x":1,"y":2,"label":"p"}' })).body, { status: 'OK', type: 'Point', value: { x: '1.000000', y: '2.000000', label: 'p' } });
   assert.deepEqual((await post(server, 'echoBinary', { value: 'AAEC/w==' })).body, { status: 'OK', type: 'binary', value: 'AAEC/w==' });
   const text = await request<KanziError>(`${server.base}/serviceinvoke/Types/method/add`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a=1&b=2' });
   assert.deepEqual([text.status, text.body.code], [400, 'BAD_ARGUMENT']);
@@ -131,14 +135,14 @@ test('with a policy: 401 for an unknown token, 403 for what it denies, 200 for w
   assert.match(hidden.body.message, /anonymous may not describe Climate/);
 
   const allowed = await request<KanziResult>(`${server.base}/serviceinvoke/Types/method/add?a=1&b=2`, { headers: HMI });
-  assert.deepEqual(allowed.body, { status: 'OK', type: 'int', value: 3 });
+  assert.deepEqual(allowed.body, { status: 'OK', type: 'int', value: '3' });
   const denied = await request<KanziError>(`${server.base}/serviceinvoke/Types/method/fail?message=x`, { headers: HMI });
   assert.deepEqual([denied.status, denied.body.code], [403, 'POLICY_DENIED']);
   assert.match(denied.body.message, /^hmi may not call Types "fail"/);
   // The runtime data the policy hides from hmi is left out of the server's copy it is shown.
   const climate = await request<{ cabin: Record<string, unknown>; status: string }>(`${server.base}/serviceruntimedata/Climate`, { headers: HMI });
   assert.equal(climate.status, 200);
-  assert.deepEqual(climate.body, { cabin: { temperature: 21 }, status: 'ok' });
+  assert.deepEqual(climate.body, { cabin: { temperature: '21.000000' }, status: 'ok' });
 });
 
 test('503 when the runner goes away under a call; 404 once the service is gone', async (t) => {
@@ -154,35 +158,35 @@ test('503 when the runner goes away under a call; 404 once the service is gone',
   assert.deepEqual([after.status, after.body.code], [404, 'SERVICE_NOT_FOUND']);
 });
 
-test("serviceruntimedata shows the server's copy, current after it changes", async (t) => {
+test("serviceruntimedata shows the server's copy as Kanzi writes it (every value as text), current after it changes", async (t) => {
   const server = await typesServer(t);
   const initial = await request<Record<string, unknown>>(`${server.base}/serviceruntimedata/Types`);
   assert.equal(initial.status, 200);
   assert.deepEqual(initial.body, {
-    flag: true,
-    count: 7,
+    flag: '1',
+    count: '7',
     big: '9007199254740993',
-    ratio: 0.5,
-    precise: 3.141592653589793,
+    ratio: '0.500000',
+    precise: '3.141593',
     label: 'hello',
     blob: 'yv4=',
-    position: { x: 1.5, y: 0 },
+    position: { x: '1.500000', y: '0.000000' },
     history: [],
     shape: { name: '', points: [] },
   });
   await invoke(server, 'setCount', { value: '12' });
-  await eventually(async () => (await request<{ count: number }>(`${server.base}/serviceruntimedata/Types`)).body.count, (n) => n === 12, 'count 12');
+  await eventually(async () => (await request<{ count: string }>(`${server.base}/serviceruntimedata/Types`)).body.count, (n) => n === '12', 'count "12"');
 });
 
 test("the seed's ForkedRuntimeData, routed direct and to the server, shows its current value at /serviceruntimedata", async (t) => {
   const server = await httpServer(t);
   await startRunner(t, server.url, [example('forked-runtime-data.xml')]);
-  const read = async () => (await request<{ value: number }>(`${server.base}/serviceruntimedata/ForkedRuntimeData`)).body;
+  const read = async () => Number((await request<{ value: string }>(`${server.base}/serviceruntimedata/ForkedRuntimeData`)).body.value);
   const first = await read();
-  assert.equal(typeof first.value, 'number');
+  assert.ok(Number.isInteger(first), 'an int, written as text');
   // The service counts up once a second; the server's copy follows it (the runner publishes to the server).
-  const later = await eventually(read, (d) => d.value > first.value, 'a newer value', 5000);
-  assert.ok(later.value >= 1);
+  const later = await eventually(read, (v) => v > first, 'a newer value', 5000);
+  assert.ok(later >= 1);
   const description = await fetch(`${server.base}/servicedescriptions/ForkedRuntimeData`);
   assert.match(await description.text(), /<route link="rt_link" linkType="direct" bearer="connect\.bearer\.tcp">/);
 });

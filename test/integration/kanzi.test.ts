@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Collector, connectClient, fixture, runPeerway, startRunner, startServer } from '../helpers/harness.js';
 import type { DataChange, ServiceEvent } from '../../src/client/session.js';
 import { startPeerway } from '../../src/cli/peerway-process.js';
+import { eventually, httpServer, request, SseStream } from '../http/http-helpers.js';
 
 const kanzi = (name: string) => fixture('kanzi', name);
 const CORPUS = readdirSync(fixture('kanzi'))
@@ -214,4 +215,25 @@ test('the server loads a Kanzi Connect description in-process, _interface.xml na
   const { snapshot } = await s.watch('current_user.subordinates', () => undefined);
   assert.deepEqual(snapshot, [{ useridentifier: 1, username: 'x' }]);
   assert.equal(await (await client.startSession('Engine')).call('drive', { kilometres: 5, speed: 1 }), 5);
+});
+
+test('UserDirectory over HTTP: a list set by a Kanzi invoke shows in /serviceruntimedata as Kanzi writes it, in /api with JSON types, and in a watch', async (t) => {
+  const server = await httpServer(t);
+  await startRunner(t, server.url, [kanzi('UserDirectory.xml')], ['--no-persist']);
+  const watch = await SseStream.open(t, `${server.base}/api/services/UserDirectory/runtime-data?watch&path=current_user.subordinates`);
+  await watch.until((s) => s.named('snapshot').length === 1, 'the snapshot');
+  assert.deepEqual(watch.named('snapshot'), [{ path: 'current_user.subordinates', value: [] }]);
+  const added = await request<{ status: string; type: string; value: unknown }>(`${server.base}/serviceinvoke/UserDirectory/method/addSubordinate?useridentifier=7&username=ann`);
+  assert.deepEqual(added.body, { status: 'OK', type: 'int', value: '1' });
+  const kanziCopy = await eventually(
+    async () => (await request<{ current_user: { subordinates: unknown[]; administrator: string; quota: string } }>(`${server.base}/serviceruntimedata/UserDirectory`)).body.current_user,
+    (c) => c.subordinates.length === 1,
+    'the list element in the server copy',
+  );
+  assert.deepEqual(kanziCopy.subordinates, [{ useridentifier: '7', username: 'ann' }]);
+  assert.deepEqual([kanziCopy.administrator, kanziCopy.quota], ['0', '0.000000']);
+  const api = await request<{ value: unknown }>(`${server.base}/api/services/UserDirectory/runtime-data?path=current_user.subordinates`);
+  assert.deepEqual(api.body, { path: 'current_user.subordinates', value: [{ useridentifier: 7, username: 'ann' }] });
+  await watch.until((s) => s.named('change').length === 1, 'the change');
+  assert.deepEqual(watch.named('change'), [{ path: 'current_user.subordinates', value: [{ useridentifier: 7, username: 'ann' }] }]);
 });
