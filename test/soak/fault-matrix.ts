@@ -173,7 +173,7 @@ async function measure(spec: Fault, cluster: Cluster, journal: string, options: 
     paceMs: options.paceMs ?? 2,
     bumpEveryMs: options.bumpEveryMs ?? 100,
     serverProbeEveryMs: 100,
-    maxCalls: 1_000_000,
+    maxCalls: 200_000,
     maxMs: (options.boundMs ?? 60_000) - 5000,
   });
   await load.subscribe();

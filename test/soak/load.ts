@@ -46,7 +46,7 @@ export interface LoadOptions {
   bumpEveryMs: number;
   /** Pause between two `services` requests (the server alone answers them). */
   serverProbeEveryMs: number;
-  /** Bounds: the loops stop on their own after this many `record` calls (each) or this long. */
+  /** Bounds: each loop stops on its own after this many calls or this long. */
   maxCalls: number;
   maxMs: number;
 }
@@ -93,13 +93,13 @@ export class Load {
     this.loops = [
       ...Array.from({ length: this.options.recordLoops }, (_, loop) => recordLoop(loop)),
       (async () => {
-        while (live()) {
+        for (let i = 0; i < this.options.maxCalls && live(); i++) {
           await this.bump();
           await sleep(this.options.bumpEveryMs);
         }
       })(),
       (async () => {
-        while (live()) {
+        for (let i = 0; i < this.options.maxCalls && live(); i++) {
           await this.one('services', () => this.client.services({ timeoutMs: this.options.callTimeoutMs }));
           await sleep(this.options.serverProbeEveryMs);
         }
