@@ -4,7 +4,7 @@ import type { ResourceKind, ServiceDefinition } from '../definition/model.js';
 import { checkArguments, checkValue } from '../definition/values.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { pathsOverlap } from '../definition/path-overlap.js';
-import { RouteTable, resourceKey } from '../routing/route-table.js';
+import { RouteTable, describeResource, resourceKey } from '../routing/route-table.js';
 import type { Channel, RequestOptions } from '../wire/channel.js';
 import type { ChosenRoute, DataPush, EventPush, ReplyTo, RequestBody } from '../wire/messages.js';
 import { callIsolated, emitIsolated } from './isolated-emit.js';
@@ -250,17 +250,29 @@ export class Session extends EventEmitter {
    * service (which checks them against what it offered), then moves each subscription whose channels
    * changed: made on the new ones, dropped on the old. Events on a moved route sent in between may be
    * missed: the switch is not atomic across two connections.
+   *
+   * A resource moving off a link (it dropped) moves at once. One moving onto a link stays on its old route
+   * until the service has heard of the move: a link serves only what the session reported (`ready`), so a
+   * call sent on it sooner would be refused.
    */
   async reroute(links: Map<string, Channel>, routes: Record<string, ChosenRoute>): Promise<void> {
     this.assertLive();
     // Leniently: after a failover a link in `before` is closed, and one in `after` may be down (required).
     const eventsBefore = new Map([...this.eventListeners.keys()].map((k) => [k, this.eventChannels(k, true)]));
     const dataBefore = new Map([...this.dataListeners.keys()].map((p) => [p, this.dataChannels(p, true)]));
+    const meanwhile: Record<string, ChosenRoute> = {};
+    for (const [key, route] of Object.entries(routes)) {
+      const old = this.routes[key];
+      const ontoLink = route.linkType === 'direct' && !(old?.linkType === 'direct' && old.link === route.link);
+      const oldWorks = old !== undefined && (old.linkType !== 'direct' || links.get(old.link ?? '')?.closed === false);
+      meanwhile[key] = ontoLink && oldWorks ? old : route;
+    }
     this.links = links;
-    this.routes = routes;
+    this.routes = meanwhile;
     // Without a server connection the routes hold here only; the reconnect reports them and subscribes.
     const server = this.server.channel();
     await server.request({ type: 'ready', session: this.id, routes }, { timeoutMs: this.callTimeoutMs });
+    if (this.links === links) this.routes = routes;
     const timeoutMs = this.callTimeoutMs;
     const moves: Promise<unknown>[] = [];
     for (const [key, before] of eventsBefore) {
@@ -498,6 +510,8 @@ export class Session extends EventEmitter {
     } catch (err) {
       const error = PeerwayError.from(err);
       if (error.code === 'CONNECTION_CLOSED' && this.server.reconnecting()) return this.requestWhenUsable(key, body, options);
+      const closing = error.code === 'LINK_FAILED' ? this.linkClosing(key) : undefined;
+      if (closing) return this.requestAfterClose(closing, key, body, options);
       return Promise.reject(error);
     }
     // A plain literal, not a spread: this runs for every call.
@@ -510,6 +524,37 @@ export class Session extends EventEmitter {
     }
     const sent = channel.request(body, channelOptions);
     return this.server.recovers ? sent.catch((err: unknown) => this.retryForgotten(err, key, body, options)) : sent;
+  }
+
+  /**
+   * The direct link `key` is routed on, when its connection is gone but the channel has not handled the
+   * close yet (the turns between a socket's end and its close event): the failover is about to move the
+   * route. Undefined otherwise.
+   */
+  private linkClosing(key: string): Channel | undefined {
+    const link = this.links.get(this.routes[key]?.link ?? '');
+    return link?.closed === true && link.closeInfo === undefined ? link : undefined;
+  }
+
+  /**
+   * A request for a link whose close is being handled: nothing was sent, so it waits (within its timeout)
+   * for the close to be handled, then goes out on the route the session has then (the fallback the
+   * failover chose; LINK_FAILED still for a `required` route). Without this a call made in those few turns
+   * failed with LINK_FAILED while one made a moment earlier failed with SERVICE_GONE and one made a moment
+   * later went by the fallback route.
+   */
+  private async requestAfterClose<B extends RequestBody>(link: Channel, key: string, body: B, options: RequestOptions): Promise<ReplyTo<B['type']>> {
+    const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    while (link.closeInfo === undefined && this.links.get(this.routes[key]?.link ?? '') === link) {
+      if (Date.now() >= deadline) {
+        throw new PeerwayError('LINK_FAILED', `the direct link of session ${this.id} with ${this.service} closed and was not failed over within ${timeoutMs} ms; nothing was sent`);
+      }
+      if (options.signal?.aborted) throw new PeerwayError('ABORTED', `${describeResource(key)} of ${this.service} was aborted; nothing was sent`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    this.assertLive();
+    return this.request(key, body, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
   }
 
   /**

@@ -174,7 +174,7 @@ export class Channel {
         (err: PeerwayError) => {
           pinging = false;
           if (err.code === 'TIMEOUT') {
-            this.fail(new PeerwayError('TIMEOUT', `${this.peerLabel} stopped answering: no reply to a keepalive within ${timeoutMs} ms after ${interval} ms of silence`));
+            this.drop(new PeerwayError('TIMEOUT', `${this.peerLabel} stopped answering: no reply to a keepalive within ${timeoutMs} ms after ${interval} ms of silence`));
           }
         },
       );
@@ -305,7 +305,20 @@ export class Channel {
     this.connection.close(reason);
   }
 
+  /**
+   * The peer stopped answering: the channel is closed at once (pending requests fail, the close handler
+   * runs, what the peer sends later is ignored) while the connection sends the notice and closes in its own
+   * time. A frozen peer never acknowledges the close, so waiting for the connection would hold every
+   * pending request, and the failover or unregistration the close handler makes, for its grace period.
+   */
+  private drop(error: PeerwayError): void {
+    if (this.closedInfo) return;
+    this.fail(error);
+    this.onClose({ reason: error.message, error });
+  }
+
   private onPayload(payload: Buffer): void {
+    if (this.closedInfo) return; // dropped (see drop()): a late answer does not count
     this.received++;
     let message: Message;
     try {

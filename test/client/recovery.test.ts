@@ -157,3 +157,43 @@ test('a direct link that drops: its resources fail over to the server route with
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(ticks.items.length, 3, 'no event twice');
 });
+
+test('a call made while a dropped link comes back is not sent on it before the service has heard of the move: it goes by the old route and succeeds', async (t) => {
+  const stack = await memoryStack(t, [MEM_LAB]);
+  const client = await stack.client();
+  const s = await client.startSession('MemLab');
+  const warned = new Promise<string>((resolve) => client.on('warning', (w: string) => /dropped/.test(w) && resolve(w)));
+  const back = once<{ link: string }>(client, 'rerouted');
+  s.openLinks().get('mem')!.connection.close('cable pulled');
+  await warned;
+  // The moment the session reports echo direct again (ready is on its way to the service), a call is made.
+  const server = (client as unknown as { channel: Channel }).channel;
+  const request = server.request.bind(server);
+  let during: Promise<string> | undefined;
+  server.request = ((body: Parameters<Channel['request']>[0], options?: Parameters<Channel['request']>[1]) => {
+    const sent = request(body, options);
+    const routes = (body as { routes?: Record<string, { linkType: string }> }).routes;
+    if (body.type === 'ready' && routes?.['method:echo']?.linkType === 'direct') during ??= s.call<string>('echo', { text: 'moving' });
+    return sent;
+  });
+  assert.equal((await back).link, 'mem');
+  assert.ok(during, 'a call was made as the link came back');
+  assert.equal(await during, 'moving via server');
+  assert.equal(s.routeFor('method', 'echo').linkType, 'direct');
+  assert.equal(await s.call('echo', { text: 'after' }), 'after via direct');
+});
+
+test('a call made as a link drops, before its close is handled, waits for the failover and goes by the server route (nothing was sent on the dead link)', async (t) => {
+  const stack = await memoryStack(t, [MEM_LAB]);
+  const client = await stack.client();
+  const s = await client.startSession('MemLab');
+  const warned = new Promise<string>((resolve) => client.on('warning', (w: string) => /dropped/.test(w) && resolve(w)));
+  const link = s.openLinks().get('mem')!;
+  link.connection.close('cable pulled');
+  // The connection is closed, the close not handled yet: the route still names the link.
+  assert.equal(link.closed, true);
+  assert.equal(link.closeInfo, undefined);
+  assert.equal(s.routeFor('method', 'echo').linkType, 'direct');
+  assert.equal(await s.call('echo', { text: 'now' }), 'now via server');
+  await warned;
+});

@@ -8,7 +8,7 @@ import { ROOT } from '../helpers/harness.js';
  * the TypeScript examples (generated code included: what codegen writes must pass too): a finding fails the
  * suite, listed as `file:line:col rule message`.
  */
-test('eslint finds nothing in src/, test/, bench/ and examples/', { timeout: 120_000 }, async () => {
+test('eslint finds nothing in src/, test/, bench/ and examples/', { timeout: 300_000 }, async () => {
   const eslint = new ESLint({ cwd: ROOT });
   const results = await eslint.lintFiles(['src', 'test', 'bench', 'examples']);
   const findings = results.flatMap((r) => r.messages.map((m) => `${r.filePath.slice(ROOT.length + 1)}:${m.line}:${m.column} ${m.ruleId ?? ''} ${m.message}`));

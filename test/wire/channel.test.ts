@@ -6,9 +6,9 @@ import type { MessageConnection } from '../../src/bearer/bearer.js';
 import { acceptHandshake, dialHandshake } from '../../src/wire/handshake.js';
 import { Channel } from '../../src/wire/channel.js';
 import { PeerwayError } from '../../src/errors.js';
-import { encodeFrame } from '../../src/wire/frame-decoder.js';
-import { encodeMessage } from '../../src/wire/codec.js';
-import { REQUEST_TYPES, type Request } from '../../src/wire/messages.js';
+import { FrameDecoder, encodeFrame } from '../../src/wire/frame-decoder.js';
+import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
+import { PROTOCOL_VERSION, REQUEST_TYPES, type Request } from '../../src/wire/messages.js';
 
 /** A real TCP listener that runs the accepting side of the handshake and answers requests with `answer`. */
 async function listen(t: import('node:test').TestContext, answer: (m: Request) => unknown, onAccepted?: (c: Channel) => void) {
@@ -136,4 +136,51 @@ test('mapError rewrites the error of a request that fails, and of one sent on a 
   await assert.rejects(channel.request({ type: 'list' }, { mapError: gone }), (e: PeerwayError) => e.code === 'SERVICE_GONE');
   // Errors it does not rewrite pass through unchanged.
   await assert.rejects(channel.request({ type: 'list' }, { mapError: (e) => e }), (e: PeerwayError) => e.code === 'CONNECTION_CLOSED');
+});
+
+test('a peer that stops answering is dropped when the keepalive gives up: pending requests fail and the close handler runs without waiting for the frozen peer to close its end', async (t) => {
+  // A frozen process: its kernel takes our bytes and our FIN, its application never answers or closes.
+  const order: string[] = [];
+  let peerSawClose!: () => void;
+  const peerClosed = new Promise<void>((resolve) => (peerSawClose = resolve));
+  const sockets = new Set<net.Socket>();
+  const frozen = net.createServer({ allowHalfOpen: true }, (sock) => {
+    sockets.add(sock);
+    sock.on('error', () => undefined);
+    const decoder = new FrameDecoder();
+    let welcomed = false;
+    sock.on('data', (chunk: Buffer) =>
+      decoder.push(chunk, (frame) => {
+        if (welcomed || decodeMessage(Buffer.from(frame)).type !== 'hello') return;
+        welcomed = true;
+        sock.write(encodeFrame(encodeMessage({ type: 'welcome', version: PROTOCOL_VERSION, peer: 'frozen' })));
+      }),
+    );
+    sock.on('end', () => {
+      order.push('the peer got our FIN');
+      peerSawClose();
+    });
+  });
+  await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    frozen.close();
+  });
+  const port = (frozen.address() as net.AddressInfo).port;
+  const channel = await dialHandshake(await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port }), 'frozen', { role: 'client' });
+  channel.start({ close: (info) => order.push(`close handler: ${info.error?.code}`) });
+  channel.configure({ keepAliveMs: 100, keepAliveTimeoutMs: 100 });
+  const failed = channel.request({ type: 'list' }, { timeoutMs: 30_000 }).then(
+    () => assert.fail('the frozen peer answered'),
+    (e: PeerwayError) => {
+      order.push(`request failed: ${e.code}`);
+      return e;
+    },
+  );
+  const error = await failed;
+  assert.match(error.message, /frozen stopped answering: no reply to a keepalive within 100 ms/);
+  assert.equal(channel.closed, true);
+  await peerClosed; // the FIN still goes out
+  // Dropped at once, not once the connection's close completes (a frozen peer never completes it).
+  assert.deepEqual(order, ['close handler: TIMEOUT', 'request failed: TIMEOUT', 'the peer got our FIN']);
 });
