@@ -135,31 +135,35 @@ test('editing the policy file (no signal) reloads it: a session open on a direct
   assert.equal(s.ended, false);
 });
 
-test('while the server is unreachable, the runner keeps enforcing the last decisions it received on its direct links', async (t) => {
-  const { server, runner } = await gateStack(t, DENY_ASK);
-  const client = await connectClient(t, server.url, { token: 'hmi-token' });
-  const s = await client.startSession('Gate');
-  assert.equal(s.routeFor('method', 'ask').linkType, 'direct');
-  await assert.rejects(s.call('ask'), { code: 'POLICY_DENIED' });
-  assert.equal(await s.call('whoami'), 'hmi direct');
+for (const signal of ['SIGKILL', 'SIGSTOP'] as const) {
+  test(`while the server is unreachable (${signal}), the runner keeps enforcing the last decisions it received on its direct links`, async (t) => {
+    const file = policyFile(t, GATE_POLICY(DENY_ASK));
+    const server = await startServer(t, ['--policy', file]);
+    // A frozen server closes nothing: the runner finds out by its keepalive (short here), as it would in the field.
+    const runner = await startRunner(t, server.url, [GATE], ['--token', 'gate-runner-token', '--keepalive', '300', '--keepalive-timeout', '300']);
+    const client = await connectClient(t, server.url, { token: 'hmi-token' });
+    const s = await client.startSession('Gate');
+    assert.equal(s.routeFor('method', 'ask').linkType, 'direct');
+    await assert.rejects(s.call('ask'), { code: 'POLICY_DENIED' }, 'denied while the server is there');
+    assert.equal(await s.call('whoami'), 'hmi direct');
 
-  const disconnected = new Promise((resolve) => client.once('disconnected', resolve));
-  server.proc.child.kill('SIGKILL');
-  await disconnected;
-  await runner.waitFor(/the server went away/, { stream: 'stderr' });
-  for (let i = 0; i < 3; i++) {
-    await assert.rejects(
-      s.call('ask'),
-      (e: PeerwayError) => e.code === 'POLICY_DENIED' && /^hmi may not call Gate "ask": denied by statement 5/.test(e.message),
-      'the denied call stays denied without the server',
-    );
-    assert.equal(await s.call('whoami'), 'hmi direct', 'the allowed call still works without the server');
-  }
-  const all = new Collector<ServiceEvent>();
-  // Subscribing on the link needs no server: the denied named subscribe is still refused there.
-  await assert.rejects(s.onEvent('secret', all.push), { code: 'POLICY_DENIED' });
-  assert.equal(s.ended, false);
-});
+    if (signal === 'SIGSTOP') t.after(() => server.proc.child.kill('SIGCONT'));
+    server.proc.child.kill(signal);
+    await runner.waitFor(/the server went away/, { stream: 'stderr' });
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        s.call('ask'),
+        (e: PeerwayError) => e.code === 'POLICY_DENIED' && /^hmi may not call Gate "ask": denied by statement 5/.test(e.message),
+        'the denied call stays denied without the server',
+      );
+      assert.equal(await s.call('whoami'), 'hmi direct', 'the allowed call still works without the server');
+    }
+    // Subscribing on the link needs no server: the denied named subscribe is still refused there.
+    await assert.rejects(s.onEvent('secret', () => {}), { code: 'POLICY_DENIED' }, 'the denied subscribe stays denied without the server');
+    assert.equal(s.ended, false);
+    if (signal === 'SIGSTOP') server.proc.child.kill('SIGCONT'); // so that it stops at once when the test ends
+  });
+}
 
 test('peerway server listening beyond loopback without a policy warns at start; on loopback, or with a policy, it does not', async (t) => {
   const WARNING = /listening beyond this machine without an access policy: anyone who reaches this address may call, read and register anything \(give --policy FILE\)/;
