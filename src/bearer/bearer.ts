@@ -90,6 +90,12 @@ export interface Bearer {
   readonly reach?: BearerReach;
   /** Whether clients offer it for peer-to-peer routes by default (default `always`). */
   readonly offer?: BearerOffer;
+  /**
+   * Bearers that carry a message in datagrams: the payload of one datagram by default. Bigger messages
+   * travel in fragments, and a lost fragment loses the whole message, so `peerway check` warns about values
+   * without a size bound routed to such a link.
+   */
+  readonly datagramPayloadBytes?: number;
   /** The fix, in words for a user, when a route needs this bearer and the client cannot use it. */
   readonly howToConfigure?: string;
   /** Where a link listener binds by default (default: `host`, an ephemeral port). */

@@ -438,6 +438,7 @@ export const udpBearer: Bearer = {
   reliable: false,
   attributes: ['maxDatagramBytes', 'maxMessageBytes', 'idleTimeoutMs'],
   attributeKinds: { maxDatagramBytes: 'number', maxMessageBytes: 'number', idleTimeoutMs: 'number' },
+  datagramPayloadBytes: DEFAULT_UDP_PAYLOAD_BYTES,
   howToConfigure: 'Enable the udp bearer on the client (it is on by default; do not pass --no-udp)',
 
   async listen(address: BearerAddress, onConnection: (c: MessageConnection) => void, options: BearerOptions = {}): Promise<UdpListener> {

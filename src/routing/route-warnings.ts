@@ -1,6 +1,7 @@
 import { describeResource, parseResourceKey, RouteTable, type ResourceKey, type RouteAlternative } from './route-table.js';
 import type { Diagnostic, Position, RuntimeDataNode, ServiceDefinition, TypeRef } from '../definition/model.js';
 import { findRuntimeDataNode } from '../definition/runtime-data-tree.js';
+import { getBearer, hasBearer } from '../bearer/registry.js';
 
 const where = (p: Position) => `${p.file}:${p.line}:${p.column}`;
 const samePlace = (a: Position, b: Position) => a.file === b.file && a.line === b.line && a.column === b.column;
@@ -64,14 +65,16 @@ function resourceList(keys: ResourceKey[]): string {
 }
 
 
-/** Payload of one udp datagram by default: above it, a message travels in fragments. */
-const DATAGRAM_BYTES = 1200;
-const UDP = 'connect.bearer.udp';
+/** The payload of one datagram of `bearer` when it carries messages in datagrams (udp), else undefined. */
+function datagramBytes(bearer: string | undefined): number | undefined {
+  return bearer !== undefined && hasBearer(bearer) ? getBearer(bearer).datagramPayloadBytes : undefined;
+}
 
 /**
- * Events and runtime data routed to a udp link whose values can be bigger than one datagram: strings,
- * binaries and lists have no bound. They still travel (in fragments), but a lost fragment loses the whole
- * message, and one above the link's message limit (1 MiB) is not sent at all: worth knowing at `check` time.
+ * Events and runtime data routed to a datagram link (udp) whose values can be bigger than one datagram:
+ * strings, binaries and lists have no bound. They still travel (in fragments), but a lost fragment loses the
+ * whole message, and one above the link's message limit (1 MiB) is not sent at all: worth knowing at
+ * `check` time.
  */
 export function unreliableSizeWarnings(definition: ServiceDefinition): Diagnostic[] {
   if (!definition.routing) return [];
@@ -79,18 +82,18 @@ export function unreliableSizeWarnings(definition: ServiceDefinition): Diagnosti
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const key of table.keys()) {
-    const udp = table.alternatives(key).find((a) => a.linkType === 'direct' && a.bearer === UDP);
-    if (!udp?.pos || !mayExceedDatagram(definition, key)) continue;
-    const id = `${where(udp.pos)} ${key}`;
+    const route = table.alternatives(key).find((a) => a.linkType === 'direct' && datagramBytes(a.bearer) !== undefined);
+    if (!route?.pos || !mayExceedDatagram(definition, key)) continue;
+    const id = `${where(route.pos)} ${key}`;
     if (seen.has(id)) continue;
     seen.add(id);
     out.push({
-      file: udp.pos.file,
-      line: udp.pos.line,
-      column: udp.pos.column,
+      file: route.pos.file,
+      line: route.pos.line,
+      column: route.pos.column,
       severity: 'warning',
       message:
-        `${describeResource(key)} goes on the unreliable link "${udp.link}" (${UDP}), and its values can be bigger than one datagram (${DATAGRAM_BYTES} bytes): ` +
+        `${describeResource(key)} goes on the unreliable link "${route.link}" (${route.bearer}), and its values can be bigger than one datagram (${datagramBytes(route.bearer)} bytes): ` +
         'they then travel in fragments, a lost fragment loses the whole message, and above the link\'s message limit (1 MiB) it is not sent; route it to a reliable link if it can grow',
     });
   }

@@ -16,6 +16,8 @@ export class ServerPolicy {
   private policy: Policy | undefined;
   private watcher: FSWatcher | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
+  /** The unknown-name warnings given for the policy in force (position and text), so each is given once. */
+  private readonly warned = new Set<string>();
   private readonly onHangup = () => void this.reload('SIGHUP');
 
   constructor(
@@ -76,16 +78,29 @@ export class ServerPolicy {
     }
   }
 
-  /** Warnings about a service as it registers: names the policy does not know, operations it does not decide. */
+  /**
+   * Warnings about a service as it registers: names the policy does not know, operations it does not decide.
+   * Names are checked against every service registered (the new one included), not the new one alone: a
+   * statement about another registered service is not about an unknown one. Each warning is given once per
+   * policy loaded; it is given again only when it says something new (a "did you mean" a later service brings).
+   */
   report(definition: ServiceDefinition): void {
     const policy = this.policy;
     if (!policy) return;
-    for (const w of policy.unknownNames([definition])) this.log.warn({ policy: this.file, service: definition.name }, formatDiagnostic(w));
+    const registered = [...this.broker.services.values()].map((e) => e.definition);
+    if (!registered.includes(definition)) registered.push(definition);
+    for (const w of policy.unknownNames(registered)) {
+      const key = `${w.line}:${w.column}:${w.message.replace(/; registered: .*$/, '')}`;
+      if (this.warned.has(key)) continue;
+      this.warned.add(key);
+      this.log.warn({ policy: this.file, service: definition.name }, formatDiagnostic(w));
+    }
     for (const line of formatCoverage(policy.coverage([definition]))) this.log.info({ policy: this.file, service: definition.name }, `coverage: ${line}`);
   }
 
   private install(policy: Policy): void {
     this.policy = policy;
+    this.warned.clear();
     this.authenticator.setResolver(policy);
     this.broker.setAuthorizer(policy);
   }
