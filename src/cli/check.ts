@@ -11,33 +11,37 @@ import { PeerwayError } from '../errors.js';
 import { loadPolicy } from '../policy/policy-file.js';
 import { formatCoverage, Policy } from '../policy/policy.js';
 import { IMPLEMENTATION_EXTENSIONS, findImplementation, implementationCandidates, loadImplementation } from '../service/implementation.js';
-import { positiveIntArg, printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
+import { inspectGeneratedFiles } from '../codegen/generated-files.js';
+import { collect, positiveIntArg, printLine, reportError, EXIT_OK, EXIT_USAGE } from './common.js';
 
 interface CheckCliOptions {
   fix?: boolean;
   xmlOnly?: boolean;
   policy?: string;
   maxDefinitionBytes?: number;
+  generated?: string[];
 }
 
 export function checkCommand(setExit: (code: number) => void): Command {
   return new Command('check')
     .description('validate service definition files and the implementation next to each; prints file:line:col: message for each problem')
-    .argument('<files...>', 'service definition XML files')
+    .argument('[files...]', 'service definition XML files')
     .option('--fix', 'rewrite typographic quotes (” “ ’) around attribute values to ASCII quotes, in place')
     .option('--xml-only', 'check the XML alone, not the implementation next to it')
     .option('--policy <file.yaml>', 'also check an access policy file, and report the names it does not know and the operations it does not decide for these services')
     .option('--max-definition-bytes <n>', 'largest definition accepted (default 1048576, as on the server and runner)', positiveIntArg)
+    .option('--generated <dir>', 'also check the modules peerway codegen wrote to this directory: a warning for each one older than its definition (repeatable)', collect<string>)
     .addHelpText(
       'after',
       '\nA service with methods needs an implementation next to its XML (same base name, ' +
         IMPLEMENTATION_EXTENSIONS.join(' ') +
         '; for MyService_interface.xml also MyService with those extensions) that loads and implements exactly the declared methods.\n' +
-        'Warnings (routes that can never be chosen, …) do not change the exit code.\n' +
+        'Warnings (routes that can never be chosen, generated modules older than their definition, …) do not change the exit code.\n' +
         'Exit code 0 when every file is valid, 2 when any has errors.',
     )
     .action(async (files: string[], opts: CheckCliOptions) => {
       try {
+        if (files.length === 0 && !opts.generated) throw new PeerwayError('USAGE', 'nothing to check: give definition files, --generated DIR, or both');
         let failed = false;
         const definitions: ServiceDefinition[] = [];
         for (const file of files) {
@@ -68,6 +72,7 @@ export function checkCommand(setExit: (code: number) => void): Command {
           }
         }
         if (opts.policy && !(await checkPolicy(opts.policy, definitions))) failed = true;
+        for (const dir of opts.generated ?? []) if (!(await checkGenerated(dir))) failed = true;
         setExit(failed ? EXIT_USAGE : EXIT_OK);
       } catch (err) {
         setExit(reportError('check', err));
@@ -136,6 +141,31 @@ async function checkPolicy(file: string, definitions: ServiceDefinition[]): Prom
   for (const line of gaps) await printLine(`${file}: coverage: ${line}`);
   const declared = policy.model.identities.length;
   await printLine(`${file}: ok: policy (${policy.mode}), ${policy.model.statements.length} statement(s), ${declared} identit${declared === 1 ? 'y' : 'ies'} declared; ${gaps.length === 0 ? 'every operation of these services is decided' : `${gaps.length} gap(s) above`}`);
+  return true;
+}
+
+/**
+ * `--generated DIR`: each module codegen wrote there (found by its header), compared with the definition
+ * its header names (relative to the module) by sha256. Out of date or orphaned modules are warnings; false
+ * only when the directory cannot be read.
+ */
+async function checkGenerated(dir: string): Promise<boolean> {
+  let found;
+  try {
+    found = await inspectGeneratedFiles(dir);
+  } catch (err) {
+    if (!(err instanceof PeerwayError) || err.code !== 'USAGE') throw err;
+    await printLine(`${dir}: error: ${err.message}`);
+    return false;
+  }
+  if (found.length === 0) await printLine(`${dir}: warning: no module written by peerway codegen here (none has its header)`);
+  for (const f of found) {
+    const where = `${f.file}:${f.line}:1`;
+    const regenerate = `peerway codegen ${f.source} --out ${dir}${f.header.target === 'browser' ? ' --target browser' : ''}`;
+    if (f.state === 'fresh') await printLine(`${f.file}: ok: generated from ${f.source}, up to date`);
+    else if (f.state === 'stale') await printLine(`${where}: warning: out of date: ${f.source} changed since this module was generated from it (sha256 differs); regenerate: ${regenerate}`);
+    else await printLine(`${where}: warning: generated from ${f.source}, which cannot be read (${f.problem}); regenerate it from where the definition is now, or delete it`);
+  }
   return true;
 }
 

@@ -6,6 +6,7 @@ import { runnerCommand } from './runner.js';
 import { callCommand } from './call.js';
 import { watchCommand } from './watch.js';
 import { checkCommand } from './check.js';
+import { codegenCommand } from './codegen.js';
 import { describeCommand } from './describe.js';
 import { demoCommand } from './demo.js';
 import { servicesCommand, statsCommand } from './inspect.js';
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const make of [serverCommand, runnerCommand, callCommand, watchCommand, describeCommand, servicesCommand, statsCommand, checkCommand, demoCommand]) {
+  for (const make of [serverCommand, runnerCommand, callCommand, watchCommand, describeCommand, servicesCommand, statsCommand, checkCommand, codegenCommand, demoCommand]) {
     program.addCommand(make(setExit).exitOverride());
   }
   // A closed stdout (`peerway demo | head`) ends the command like Ctrl-C would, so long-running

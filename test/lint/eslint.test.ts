@@ -4,12 +4,13 @@ import { ESLint } from 'eslint';
 import { ROOT } from '../helpers/harness.js';
 
 /**
- * ESLint with typescript-eslint's type-checked rules (eslint.config.js) over the sources, tests and bench:
- * a finding fails the suite, listed as `file:line:col rule message`.
+ * ESLint with typescript-eslint's type-checked rules (eslint.config.js) over the sources, tests, bench and
+ * the TypeScript examples (generated code included: what codegen writes must pass too): a finding fails the
+ * suite, listed as `file:line:col rule message`.
  */
-test('eslint finds nothing in src/, test/ and bench/', { timeout: 300_000 }, async () => {
+test('eslint finds nothing in src/, test/, bench/ and examples/', { timeout: 300_000 }, async () => {
   const eslint = new ESLint({ cwd: ROOT });
-  const results = await eslint.lintFiles(['src', 'test', 'bench']);
+  const results = await eslint.lintFiles(['src', 'test', 'bench', 'examples']);
   const findings = results.flatMap((r) => r.messages.map((m) => `${r.filePath.slice(ROOT.length + 1)}:${m.line}:${m.column} ${m.ruleId ?? ''} ${m.message}`));
   assert.ok(results.length > 100, `eslint looked at ${results.length} files`);
   assert.deepEqual(findings, []);

@@ -5,8 +5,10 @@ import path from 'node:path';
 import { ROOT } from '../helpers/harness.js';
 
 /**
- * The directions of dependency of CONVENTIONS.md, enforced: `cli` → `http` → `client` | `server` |
+ * The directions of dependency of CONVENTIONS.md, enforced: `cli` → `http` | `codegen` → `client` | `server` |
  * `runner` → `routing` | `service` | `policy` → `bearer` → `wire` → `definition` → `errors`, `logger`.
+ * (`codegen` only needs `definition`; it sits under `cli`, its one user, and above everything the generated
+ * code talks to at run time.)
  * A folder imports only folders below it (plus the one same-level pair listed), and no file or folder
  * is part of an import circle. Type-only imports count: they tie the modules together just the same.
  */
@@ -23,6 +25,7 @@ const LEVEL: Record<string, number> = {
   server: 5,
   runner: 5,
   http: 6,
+  codegen: 6,
   cli: 7,
   index: 8,
 };
