@@ -23,6 +23,7 @@ const LEVEL: Record<string, number> = {
   server: 5,
   runner: 5,
   http: 6,
+  cluster: 6,
   cli: 7,
   index: 8,
 };
