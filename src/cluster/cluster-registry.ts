@@ -96,8 +96,10 @@ export class ClusterRegistry {
       const now = announced.get(name);
       if (now && now.hash === known.announcement.hash && now.registeredAt === known.announcement.registeredAt) continue;
       peer.services.delete(name);
-      if (known.entry) (known.entry.hosted as ClusterService).unwatch();
-      if (known.entry) this.broker.unregister(name, new PeerwayError('SERVICE_GONE', `service ${name} went away: it was unregistered from server ${hb.server}`), known.entry);
+      if (!known.entry) continue;
+      const reason = new PeerwayError('SERVICE_GONE', `service ${name} went away: it was unregistered from server ${hb.server}`);
+      (known.entry.hosted as ClusterService).gone(reason);
+      this.broker.unregister(name, reason, known.entry);
     }
     for (const a of announced.values()) {
       const known = peer.services.get(a.name);
@@ -151,7 +153,10 @@ export class ClusterRegistry {
       this.log.warn({ service: a.name, server, reason: (err as Error).message }, 'cluster service definition does not parse here; ignored');
       return;
     }
-    const hosted = new ClusterService(definition, a, server, this.self, this.link);
+    const hosted = new ClusterService(definition, a, server, this.self, this.link, (session, error) => {
+      const s = this.broker.sessions.get(session);
+      if (s && s.entry.hosted === hosted) this.broker.endSession(s, error);
+    });
     try {
       const entry = this.broker.register({ identity: { name: `server:${server}` }, label: `server ${server}` }, hosted, described.data, { vouched: true });
       hosted.attach(entry);
@@ -186,8 +191,9 @@ export class ClusterRegistry {
     this.peers.delete(name);
     for (const [service, known] of peer.services) {
       if (!known.entry) continue;
-      (known.entry.hosted as ClusterService).unwatch();
-      this.broker.unregister(service, new PeerwayError('SERVICE_GONE', `service ${service} went away: ${why}`), known.entry);
+      const reason = new PeerwayError('SERVICE_GONE', `service ${service} went away: ${why}`);
+      (known.entry.hosted as ClusterService).gone(reason);
+      this.broker.unregister(service, reason, known.entry);
     }
     this.serverGone(name);
     this.log.warn({ server: name, reason: why }, 'cluster server gone; its services are taken out');

@@ -27,6 +27,9 @@ export class ClusterService implements HostedService {
   private readonly sessions = new Set<string>();
   private dataSub: (() => void) | undefined;
   private eventSub: (() => void) | undefined;
+  /** How to fail each request still waiting for the owner's answer. */
+  private readonly pending = new Set<(error: PeerwayError) => void>();
+  private goneWith: PeerwayError | undefined;
 
   constructor(
     readonly definition: ServiceDefinition,
@@ -36,6 +39,11 @@ export class ClusterService implements HostedService {
     /** This server's name, sent along so the owner knows who holds the session. */
     private readonly self: string,
     private readonly link: NatsLink,
+    /**
+     * The owner no longer knows a session this server holds (it lost track of this server for longer than
+     * its expiry, or restarted): the broker ends it here, so its client starts it again.
+     */
+    private readonly lost: (session: string, error: PeerwayError) => void = () => undefined,
   ) {
     this.location = announcement.location;
     this.origin = announcement.origin;
@@ -122,8 +130,20 @@ export class ClusterService implements HostedService {
     return true;
   }
 
-  /** Unsubscribes everything (the service left this server's registry). */
-  unwatch(): void {
+  /**
+   * The service left this server's registry (its server vanished, said goodbye or unregistered it):
+   * requests still waiting fail with `reason` now rather than at their deadline, and nothing more is asked.
+   */
+  gone(reason: PeerwayError): void {
+    this.goneWith ??= reason;
+    for (const fail of [...this.pending]) fail(reason);
+    this.pending.clear();
+    this.sessions.clear();
+    this.unwatch();
+  }
+
+  /** Unsubscribes everything. */
+  private unwatch(): void {
     this.dataSub?.();
     this.eventSub?.();
     this.dataSub = this.eventSub = undefined;
@@ -148,8 +168,27 @@ export class ClusterService implements HostedService {
   }
 
   private ask(request: ClusterRequest, options: RequestOptions): Promise<unknown> {
+    if (this.goneWith) return Promise.reject(this.goneWith);
     if (options.signal?.aborted) return Promise.reject(new PeerwayError('ABORTED', `the request to ${this.name} was aborted`));
-    return this.link.request(requestSubject(this.server), request, options.timeoutMs ?? FALLBACK_TIMEOUT_MS, this.server);
+    return new Promise((resolve, reject) => {
+      const fail = (error: PeerwayError) => reject(error);
+      this.pending.add(fail);
+      this.link.request(requestSubject(this.server), request, options.timeoutMs ?? FALLBACK_TIMEOUT_MS, this.server).then(
+        (value) => {
+          this.pending.delete(fail);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.pending.delete(fail);
+          const error = PeerwayError.from(err);
+          if (error.code === 'SESSION_NOT_FOUND' && 'session' in request && request.op !== 'open' && this.sessions.has(request.session)) {
+            this.forget(request.session);
+            this.lost(request.session, new PeerwayError('SERVICE_GONE', `session ${request.session} with ${this.name} was lost on server ${this.server}; start it again`, { cause: error }));
+          }
+          reject(error);
+        },
+      );
+    });
   }
 
   private notify(notice: ClusterNotice): void {
