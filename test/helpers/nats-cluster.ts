@@ -37,6 +37,8 @@ export interface NatsCluster {
   nodes: NatsNode[];
   /** Every client URL, comma-separated (`--cluster` value). */
   urls: string;
+  /** Kills every node and removes the temp dir. */
+  stop(): Promise<void>;
 }
 
 async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
@@ -54,14 +56,25 @@ async function waitUntil(what: string, check: () => Promise<boolean> | boolean, 
  * removed when the test ends. `auth` adds a user and password every client must give.
  */
 export async function startNatsCluster(t: TestContext, size = 3, options: { auth?: { user: string; password: string } } = {}): Promise<NatsCluster> {
+  const holder: { stop?: () => Promise<void> } = {};
+  t.after(() => holder.stop?.());
+  return launchNatsCluster(size, options, (stop) => (holder.stop = stop));
+}
+
+/**
+ * startNatsCluster without a test (the bench): `onStop` gets the cleanup as soon as the first process is
+ * started, so a failure half-way still cleans up; `stop()` on the result does the same.
+ */
+export async function launchNatsCluster(size = 3, options: { auth?: { user: string; password: string } } = {}, onStop: (stop: () => Promise<void>) => void = () => undefined): Promise<NatsCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'peerway-nats-'));
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
   const nodes: NatsNode[] = [];
-  t.after(async () => {
+  const stop = async () => {
     await Promise.all(nodes.map((n) => n.kill()));
     rmSync(dir, { recursive: true, force: true });
-  });
+  };
+  onStop(stop);
   for (let i = 0; i < size; i++) {
     const p = ports[i];
     const routes = ports.filter((_, j) => j !== i).map((o) => `"nats-route://127.0.0.1:${o.route}"`);
@@ -94,7 +107,7 @@ export async function startNatsCluster(t: TestContext, size = 3, options: { auth
       }
     });
   }
-  return { nodes, urls: nodes.map((n) => n.url).join(',') };
+  return { nodes, urls: nodes.map((n) => n.url).join(','), stop };
 }
 
 /** Fast cluster timing for tests: a heartbeat every 200 ms, a silent server expires after 1 s. */
