@@ -101,8 +101,11 @@ export class NatsLink {
     try {
       msg.respond(encodeValue(reply));
     } catch (err) {
-      // An answer that cannot be encoded is an error answer, never none (the asker must not wait for nothing).
-      msg.respond(encodeValue({ ok: false, error: PeerwayError.from(err).toWire() } satisfies ClusterReply));
+      // An answer that cannot be sent is an error answer, never none (the asker must not wait for nothing).
+      const error = isCode(err, ErrorCode.MaxPayloadExceeded)
+        ? new PeerwayError('LIMIT_EXCEEDED', "the answer is bigger than the NATS servers' max_payload; raise max_payload in the nats-server configuration, or return less at once")
+        : PeerwayError.from(err);
+      msg.respond(encodeValue({ ok: false, error: error.toWire() } satisfies ClusterReply));
     }
   }
 
@@ -113,6 +116,7 @@ export class NatsLink {
   async request(subject: string, value: unknown, timeoutMs: number, who: string): Promise<unknown> {
     let msg: Msg;
     try {
+      // Encoded inside the try: a payload above max_payload is refused right here, synchronously.
       msg = await this.nc.request(subject, encodeValue(value), { timeout: Math.max(1, Math.round(timeoutMs)) });
     } catch (err) {
       throw natsError(err, who, timeoutMs);
@@ -146,6 +150,9 @@ function unsubscribe(sub: Subscription): void {
 function natsError(err: unknown, who: string, timeoutMs: number): PeerwayError {
   if (err instanceof NatsError) {
     if (isCode(err, ErrorCode.NoResponders)) return new PeerwayError('SERVICE_GONE', `server ${who} does not answer: it left the cluster (or is restarting)`, { cause: err });
+    if (isCode(err, ErrorCode.MaxPayloadExceeded)) {
+      return new PeerwayError('LIMIT_EXCEEDED', `a request to server ${who} is bigger than the NATS servers' max_payload; raise max_payload in the nats-server configuration, or send less at once`, { cause: err });
+    }
     if (isCode(err, ErrorCode.Timeout)) return new PeerwayError('TIMEOUT', `server ${who} did not answer within ${timeoutMs} ms`, { cause: err, details: { server: who, timeoutMs } });
     return new PeerwayError('CONNECTION_CLOSED', `the cluster link failed while asking server ${who}: ${err.message}`, { cause: err });
   }

@@ -41,6 +41,9 @@ test('a client of server b calls, hears events and watches runtime data of a ser
   assert.deepEqual(await s.call('echoPoint', { value: { x: 1, y: 2, label: 'p' } }), { x: 1, y: 2, label: 'p' });
   assert.equal(await s.call('echoInt64', { value: 9007199254740993n }), 9007199254740993n);
   await assert.rejects(s.call('fail', { message: 'boom' }), (e: PeerwayError) => e.code === 'IMPLEMENTATION_ERROR' && /boom/.test(e.message));
+  // NATS carries at most max_payload (1 MiB by default) in one message: a bigger call is refused, typed.
+  await assert.rejects(s.call('echoBinary', { value: new Uint8Array(2 * 1024 * 1024) }), (e: PeerwayError) => e.code === 'LIMIT_EXCEEDED' && /max_payload/.test(e.message));
+  assert.equal((await s.call<Uint8Array>('echoBinary', { value: new Uint8Array(512 * 1024) })).length, 512 * 1024);
 
   const events = new Collector<ServiceEvent>();
   await s.onEvent('ping', events.push);
@@ -68,7 +71,7 @@ test('a client of server b calls, hears events and watches runtime data of a ser
   const owner = await connectClient(t, a.url);
   const stats = (await owner.stats()).services.Types;
   assert.equal(stats.sessions, 2);
-  assert.equal(stats.calls, 7, JSON.stringify(stats));
+  assert.equal(stats.calls, 8, JSON.stringify(stats)); // the 2 MiB call never reached a
   await s.stop();
   await s2.stop();
   for (let i = 0; i < 50 && (await owner.stats()).services.Types.sessions > 0; i++) await new Promise((r) => setTimeout(r, 100));
