@@ -57,7 +57,8 @@ export class NatsLink {
     try {
       this.nc.publish(subject, encodeValue(value));
     } catch (err) {
-      this.log.warn({ subject, reason: (err as Error).message }, 'cluster publish failed');
+      const reason = isCode(err, ErrorCode.MaxPayloadExceeded) ? "bigger than the NATS servers' max_payload (raise max_payload in the nats-server configuration)" : (err as Error).message;
+      this.log.warn({ subject, reason }, 'not sent to the other servers of the cluster');
     }
   }
 

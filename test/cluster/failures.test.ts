@@ -131,6 +131,26 @@ test('kill -9 of the NATS node a server is connected to mid-load: it reconnects 
   assert.deepEqual((await client.services()).map((x) => x.name), ['Types']);
 });
 
+test('kill -9 of the server a client is on: the owning server ends the sessions it held for it once it expires', async (t) => {
+  const nats = await startNatsCluster(t);
+  const a = await startServer(t, ['--cluster', nats.nodes[0].url, '--name', 'a', ...FAST_CLUSTER]);
+  const b = await startServer(t, ['--cluster', nats.nodes[1].url, '--name', 'b', ...FAST_CLUSTER]);
+  const runner = await startRunner(t, a.url, [TYPES], ['--log-level', 'debug']);
+  const client = await connectClient(t, b.url, { reconnect: false });
+  await listed(client, 'Types');
+  const s = await client.startSession('Types');
+  await s.onEvent('ping', () => undefined);
+  const owner = await connectClient(t, a.url);
+  assert.equal((await owner.stats()).services.Types.sessions, 1);
+  b.proc.child.kill('SIGKILL');
+  for (let i = 0; i < 100 && (await owner.stats()).services.Types.sessions > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await owner.stats()).services.Types.sessions, 0, 'the session b held is gone from a');
+  assert.match(a.proc.stderr(), /server b vanished from the cluster/);
+  // The runner was told to close it, as when a client of a goes away for good.
+  const m = await runner.waitFor(/session closed by the server.*/, { stream: 'stderr', timeoutMs: 5000 });
+  assert.ok(m[0].includes(s.id), m[0]);
+});
+
 test('with NATS credentials the cluster link is authenticated: a server without them cannot join', async (t) => {
   const nats = await startNatsCluster(t, 3, { auth: { user: 'peerway', password: 's3cret' } });
   const a = await startServer(t, ['--cluster', nats.nodes[0].url, '--name', 'a', ...FAST_CLUSTER, '--service', TYPES], { PEERWAY_CLUSTER_USER: 'peerway', PEERWAY_CLUSTER_PASSWORD: 's3cret' });
