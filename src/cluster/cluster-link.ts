@@ -122,11 +122,13 @@ export class ClusterLink {
         hosted.forget(n.session);
         this.broker.endSession(s, PeerwayError.fromWire(n.error));
       } else if (n.op === 'grants') {
+        this.log.debug({ session: n.session, server: n.from, denied: Object.keys(n.grants?.denied ?? {}) }, 'the owning server decided anew');
         this.broker.setPeerGrants(s, n.grants);
       }
       return;
     }
     // …or about a session the sender holds with a service of this server.
+    this.log.debug({ session: n.session, server: n.from, op: n.op }, 'cluster notice');
     this.sessions.notice(n);
   }
 

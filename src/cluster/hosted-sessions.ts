@@ -156,7 +156,10 @@ export class HostedSessions {
         this.drop(session);
         this.link.publish(noticeSubject(server), { op: 'ended', from: this.self, session, error: error.toWire() } satisfies ClusterNotice);
       },
-      grantsChanged: (session, own) => this.link.publish(noticeSubject(server), { op: 'grants', from: this.self, session, grants: own } satisfies ClusterNotice),
+      grantsChanged: (session, own) => {
+        this.log.debug({ session, server }, 'telling the server that holds the session of new decisions');
+        this.link.publish(noticeSubject(server), { op: 'grants', from: this.self, session, grants: own } satisfies ClusterNotice);
+      },
     };
   }
 

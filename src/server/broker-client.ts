@@ -49,6 +49,8 @@ export class BrokerClient {
         this.sessions.delete(session);
         sink.ended(session, error);
       },
+      // Only the cluster link passes this server's decisions on (to the server that holds the session).
+      ...(sink.grantsChanged ? { grantsChanged: (session: string, own: SessionGrants) => sink.grantsChanged?.(session, own) } : {}),
     };
   }
 

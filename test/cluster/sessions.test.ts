@@ -168,3 +168,51 @@ test("both servers' policies decide for a remote identity: the owner's denial re
   // anonymous may do everything on b, nothing on a: the session is refused by a.
   await assert.rejects(nobody.startSession('Types'), (e: PeerwayError) => e.code === 'POLICY_DENIED' && /anonymous/.test(e.message));
 });
+
+test("the owner's decisions that change live (a when condition) reach the sessions other servers hold", async (t) => {
+  const identities = `identities:\n  alice: { token_sha256: ${sha('alice-token')} }\n  bob:   { token_sha256: ${sha('bob-token')} }\n`;
+  const onA = policyFile(
+    t,
+    'a.yaml',
+    `${identities}statements:
+  - allow: { who: "*", service: "*", actions: [describe, register] }
+  - allow: { who: [alice, bob], service: Types, actions: [call, subscribe, read] }
+  - deny:  { who: bob, service: Types, read: [count], when: { "Types:count": { gt: 10 } } }
+`,
+  );
+  const onB = policyFile(t, 'b.yaml', `${identities}statements:\n  - allow: { who: "*", service: "*", actions: [describe, call, subscribe, read] }\n`);
+  const { b } = await threeServers(t, [TYPES], { a: ['--policy', onA], b: ['--policy', onB] });
+  const alice = await connectClient(t, b.url, { token: 'alice-token' });
+  const bob = await connectClient(t, b.url, { token: 'bob-token' });
+  await listed(alice, 'Types');
+  const sa = await alice.startSession('Types');
+  const sb = await bob.startSession('Types');
+  const seen = new Collector<DataChange>();
+  await sb.watch('', seen.push);
+  await sa.call('setCount', { value: 5 });
+  assert.deepEqual((await seen.next(1)).map((c) => [c.path, c.value]), [['count', 5]], 'allowed while count ≤ 10');
+
+  await sa.call('setCount', { value: 11 }); // a's condition flips: bob may no longer read count
+  await assert.rejects(sb.watch('count', () => undefined), (e: PeerwayError) => e.code === 'POLICY_DENIED' && /bob may not read Types "count"/.test(e.message));
+  // a re-decides its sessions within 50 ms of the change and tells b; until b has heard, a count may still
+  // reach bob. Each round sets count, then position; once a round brings the position alone, b has heard.
+  const countsIn = (from: number) => seen.items.slice(from).filter((c) => c.path === 'count').length;
+  let clean = -1;
+  for (let round = 0; round < 40 && clean < 0; round++) {
+    const from = seen.items.length;
+    await sa.call('setCount', { value: 12 + round });
+    await sa.call('setPosition', { x: round, y: round });
+    while (!seen.items.slice(from).some((c) => c.path === 'position')) await seen.next(seen.items.length + 1);
+    if (countsIn(from) === 0) clean = round;
+  }
+  assert.ok(clean >= 0, 'bob stopped hearing count');
+  // From then on, never again.
+  const from = seen.items.length;
+  for (let i = 0; i < 3; i++) {
+    await sa.call('setCount', { value: 100 + i });
+    await sa.call('setPosition', { x: 100 + i, y: 0 });
+  }
+  while (seen.items.slice(from).filter((c) => c.path === 'position').length < 3) await seen.next(seen.items.length + 1);
+  assert.equal(countsIn(from), 0, JSON.stringify(seen.items.slice(from)));
+  assert.ok((sb.data.get('count') as number) < 100, "bob's copy keeps the last count he was allowed");
+});
