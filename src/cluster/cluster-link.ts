@@ -23,6 +23,7 @@ export class ClusterLink {
   private announceQueued = false;
   private closed = false;
   private down = false;
+  private reconciling = false;
   readonly heartbeatMs: number;
   readonly expireMs: number;
 
@@ -88,9 +89,17 @@ export class ClusterLink {
       }),
     );
     this.announce();
+    // Shared sessions are compared with their other side once per expiry period (see HostedSessions.reconcile).
+    const reconcileEvery = Math.max(1, Math.round(this.expireMs / this.heartbeatMs));
+    let beats = 0;
     this.timer = setInterval(() => {
       this.announce();
-      if (!this.down) this.registry.sweep();
+      if (this.down) return;
+      this.registry.sweep();
+      if (++beats % reconcileEvery === 0 && !this.reconciling) {
+        this.reconciling = true;
+        void this.sessions.reconcile(this.expireMs, this.expireMs).finally(() => (this.reconciling = false));
+      }
     }, this.heartbeatMs);
     this.timer.unref();
     this.log.info({ server: this.name, heartbeatMs: this.heartbeatMs, expireMs: this.expireMs }, 'joined the cluster');

@@ -42,7 +42,11 @@ export type ClusterRequest =
   | { op: 'open'; from: string; service: string; session: string; client: ClientProfile; identity: string; label: string; grants?: SessionGrants; timeoutMs: number }
   | { op: 'ready'; from: string; session: string; routes: Record<string, ChosenRoute>; timeoutMs: number }
   | { op: 'call'; from: string; session: string; method: string; args: Record<string, unknown>; timeoutMs: number }
-  | { op: 'subscribe'; from: string; session: string; kind: SubscriptionKind; name: string; timeoutMs: number };
+  | { op: 'subscribe'; from: string; session: string; kind: SubscriptionKind; name: string; timeoutMs: number }
+  /** From the owner: which of these sessions with its services does the asked server still hold? */
+  | { op: 'held'; from: string; sessions: string[] }
+  /** From a holder: which of these sessions does the asked owner still have for it? */
+  | { op: 'owned'; from: string; sessions: string[] };
 
 /** The reply to every ClusterRequest. */
 export type ClusterReply = { ok: true; value?: unknown } | { ok: false; error: WireError };

@@ -7,12 +7,15 @@ import type { SessionSink } from '../server/broker-session.js';
 import type { ServiceEntry, Subscriber } from '../server/service-entry.js';
 import type { ClusterNotice, ClusterRequest, Described, Opened, ServiceTraffic } from './cluster-messages.js';
 import type { NatsLink } from './nats-link.js';
-import { noticeSubject, trafficSubject } from './subjects.js';
+import { ClusterService } from './cluster-service.js';
+import { noticeSubject, requestSubject, trafficSubject } from './subjects.js';
 
 /** One session another server holds with a service of this server. */
 interface HeldSession {
   /** The server that holds it (its client is attached there). */
   from: string;
+  /** When it started here (ms): a young session may not have reached its holder's books yet. */
+  since: number;
   client: BrokerClient;
   entry: ServiceEntry;
 }
@@ -64,6 +67,10 @@ export class HostedSessions {
         await h.client.subscribe(request.session, request.kind, request.name || undefined, request.timeoutMs);
         return undefined;
       }
+      case 'held':
+        return this.stillHeld(request.from, request.sessions);
+      case 'owned':
+        return (Array.isArray(request.sessions) ? request.sessions : []).filter((id) => this.held.get(id)?.from === request.from && this.broker.sessions.has(id));
       default:
         throw new PeerwayError('PROTOCOL', `unknown cluster request "${String((request as { op?: unknown }).op)}"`);
     }
@@ -90,16 +97,70 @@ export class HostedSessions {
     }
   }
 
+  /**
+   * Notices are fire-and-forget: one sent while its receiver was cut off from NATS is lost. So, now and
+   * then, each side asks the other which of their shared sessions (older than `minAgeMs`) it still has,
+   * and lets go of the others: this server's sessions held for servers that forgot them are stopped (the
+   * runner is told); sessions this server holds with services of an owner that forgot them are ended with
+   * SERVICE_GONE, so their clients start them again. A server that does not answer is left to expiry.
+   */
+  async reconcile(minAgeMs: number, timeoutMs: number): Promise<void> {
+    const now = Date.now();
+    for (const id of [...this.held.keys()]) if (!this.broker.sessions.has(id)) this.drop(id); // ended without a word
+    const owned = new Map<string, string[]>();
+    for (const [id, h] of this.held) if (now - h.since >= minAgeMs) owned.set(h.from, [...(owned.get(h.from) ?? []), id]);
+    const holding = new Map<string, string[]>();
+    for (const s of this.broker.sessions.values()) {
+      const hosted = s.entry.hosted;
+      if (hosted instanceof ClusterService && hosted.holds(s.id) && now - s.startedAt.getTime() >= minAgeMs) holding.set(hosted.server, [...(holding.get(hosted.server) ?? []), s.id]);
+    }
+    const ask = async (server: string, request: ClusterRequest): Promise<Set<string> | undefined> => {
+      try {
+        const value = await this.link.request(requestSubject(server), request, timeoutMs, server);
+        return new Set(Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+      } catch {
+        return undefined;
+      }
+    };
+    await Promise.all([
+      ...[...owned].map(async ([server, ids]) => {
+        const still = await ask(server, { op: 'held', from: this.self, sessions: ids });
+        for (const id of ids) {
+          const h = this.held.get(id);
+          if (!still || still.has(id) || !h) continue;
+          this.log.info({ session: id, server }, 'session forgotten by the server that held it; stopped');
+          this.drop(id);
+          stopQuietly(h.client, id);
+        }
+      }),
+      ...[...holding].map(async ([server, ids]) => {
+        const still = await ask(server, { op: 'owned', from: this.self, sessions: ids });
+        for (const id of ids) {
+          const s = this.broker.sessions.get(id);
+          if (!still || still.has(id) || !s || !(s.entry.hosted instanceof ClusterService)) continue;
+          s.entry.hosted.forget(id);
+          this.broker.endSession(s, new PeerwayError('SERVICE_GONE', `session ${id} with ${s.service} was lost on server ${server}; start it again`));
+        }
+      }),
+    ]);
+  }
+
+  /** Which of `ids` this server still holds with services of `owner` (asked by the owner). */
+  private stillHeld(owner: string, ids: unknown): string[] {
+    if (!Array.isArray(ids)) return [];
+    return ids.filter((id): id is string => {
+      if (typeof id !== 'string') return false;
+      const hosted = this.broker.sessions.get(id)?.entry.hosted;
+      return hosted instanceof ClusterService && hosted.server === owner && hosted.holds(id);
+    });
+  }
+
   /** Ends every session `server` held here (it vanished or restarted: its clients' sessions are gone). */
   dropServer(server: string): void {
     for (const [id, h] of [...this.held]) {
       if (h.from !== server) continue;
       this.drop(id);
-      try {
-        h.client.stop(id);
-      } catch {
-        // Ended meanwhile.
-      }
+      stopQuietly(h.client, id);
     }
   }
 
@@ -111,7 +172,7 @@ export class HostedSessions {
     const started = await client.start(r.service, r.client, { id: r.session, ...(r.grants ? { peerGrants: r.grants } : {}), timeoutMs: r.timeoutMs });
     const s = this.broker.sessions.get(r.session);
     if (!s) throw new PeerwayError('SERVICE_GONE', `service ${r.service} went away while the session was starting`);
-    this.held.set(r.session, { from: r.from, client, entry });
+    this.held.set(r.session, { from: r.from, since: Date.now(), client, entry });
     this.tap(entry);
     return {
       ...(started.routing ? { routing: started.routing } : {}),
@@ -186,5 +247,13 @@ export class HostedSessions {
     entry.taps.add(tap);
     this.taps.set(entry, { tap, count: 1 });
     this.log.debug({ service: entry.name }, 'publishing the service traffic to the cluster');
+  }
+}
+
+function stopQuietly(client: BrokerClient, id: string): void {
+  try {
+    client.stop(id);
+  } catch {
+    // Ended meanwhile.
   }
 }
