@@ -167,3 +167,23 @@ test('with NATS credentials the cluster link is authenticated: a server without 
   assert.match(refused.stderr, /CONNECT_FAILED/);
   assert.match(refused.stderr, /NATS refused the credentials/);
 });
+
+test('with TLS to NATS and a client certificate the cluster link is authenticated: a server without one cannot join', async (t) => {
+  const { makeTestCertificates } = await import('../helpers/certs.js');
+  const certs = await makeTestCertificates();
+  const nats = await startNatsCluster(t, 1, { tls: { certificate: certs.server.certificate, key: certs.server.key, ca: certs.ca.certificate, verify: true } });
+  const url = nats.nodes[0].url.replace('nats://', 'tls://');
+  const tlsArgs = ['--cluster-tls-ca', certs.ca.certificate, '--cluster-tls-cert', certs.client.certificate, '--cluster-tls-key', certs.client.key];
+  const a = await startServer(t, ['--cluster', url, '--name', 'a', ...FAST_CLUSTER, ...tlsArgs, '--service', TYPES]);
+  await a.proc.waitFor(/^cluster a joined/m);
+  assert.doesNotMatch(a.proc.stderr(), /cluster link is open/);
+  const b = await startServer(t, ['--cluster', url, '--name', 'b', ...FAST_CLUSTER, ...tlsArgs]);
+  const client = await connectClient(t, b.url);
+  await listed(client, 'Types');
+  assert.equal(await (await client.startSession('Types')).call('add', { a: 1, b: 2 }), 3);
+
+  // Trusting the NATS server is not enough: without a client certificate NATS refuses the connection.
+  const refused = await runPeerway(['server', '--listen', 'tcp://127.0.0.1:0', '--cluster', url, '--name', 'intruder', '--cluster-tls-ca', certs.ca.certificate]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /CONNECT_FAILED/);
+});

@@ -55,7 +55,13 @@ async function waitUntil(what: string, check: () => Promise<boolean> | boolean, 
  * for the configuration) and waits until every node routes to every other; everything is killed and
  * removed when the test ends. `auth` adds a user and password every client must give.
  */
-export async function startNatsCluster(t: TestContext, size = 3, options: { auth?: { user: string; password: string } } = {}): Promise<NatsCluster> {
+/** What every node requires of its clients: a user and password, or TLS (with client certificates when `verify`). */
+export interface NatsAccess {
+  auth?: { user: string; password: string };
+  tls?: { certificate: string; key: string; ca: string; verify: boolean };
+}
+
+export async function startNatsCluster(t: TestContext, size = 3, options: NatsAccess = {}): Promise<NatsCluster> {
   const holder: { stop?: () => Promise<void> } = {};
   t.after(() => holder.stop?.());
   return launchNatsCluster(size, options, (stop) => (holder.stop = stop));
@@ -65,7 +71,7 @@ export async function startNatsCluster(t: TestContext, size = 3, options: { auth
  * startNatsCluster without a test (the bench): `onStop` gets the cleanup as soon as the first process is
  * started, so a failure half-way still cleans up; `stop()` on the result does the same.
  */
-export async function launchNatsCluster(size = 3, options: { auth?: { user: string; password: string } } = {}, onStop: (stop: () => Promise<void>) => void = () => undefined): Promise<NatsCluster> {
+export async function launchNatsCluster(size = 3, options: NatsAccess = {}, onStop: (stop: () => Promise<void>) => void = () => undefined): Promise<NatsCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'peerway-nats-'));
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
@@ -78,7 +84,8 @@ export async function launchNatsCluster(size = 3, options: { auth?: { user: stri
   for (let i = 0; i < size; i++) {
     const p = ports[i];
     const routes = ports.filter((_, j) => j !== i).map((o) => `"nats-route://127.0.0.1:${o.route}"`);
-    const auth = options.auth ? `authorization { user: "${options.auth.user}", password: "${options.auth.password}" }\n` : '';
+    let auth = options.auth ? `authorization { user: "${options.auth.user}", password: "${options.auth.password}" }\n` : '';
+    if (options.tls) auth += `tls {\n  cert_file: "${options.tls.certificate}"\n  key_file: "${options.tls.key}"\n  ca_file: "${options.tls.ca}"\n  verify: ${options.tls.verify}\n}\n`;
     const conf = `server_name: n${i + 1}\nlisten: 127.0.0.1:${p.client}\nhttp: 127.0.0.1:${p.monitor}\n${auth}cluster {\n  name: peerway-test\n  listen: 127.0.0.1:${p.route}\n  routes: [${routes.join(', ')}]\n}\n`;
     const file = path.join(dir, `n${i + 1}.conf`);
     writeFileSync(file, conf);
