@@ -73,6 +73,7 @@ export class BenchContext {
   private certsPromise: Promise<BenchCertificates> | undefined;
   private readonly processes: PeerwayProcess[] = [];
   private readonly externals: ChildProcess[] = [];
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
   private constructor(
     readonly plan: Plan,
@@ -97,12 +98,15 @@ export class BenchContext {
     return env;
   }
 
-  /** A Peerway server on 127.0.0.1 (ephemeral port); `name` separates the scale scenario's own server. */
-  server(name = 'main'): Promise<BenchServer> {
+  /**
+   * A Peerway server on 127.0.0.1 (ephemeral port); `name` separates the scale scenario's own server.
+   * `args` are added to its command line when it is first started (the cluster scenario's --cluster).
+   */
+  server(name = 'main', args: string[] = []): Promise<BenchServer> {
     let s = this.servers.get(name);
     if (!s) {
       s = (async () => {
-        const proc = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0'], { env: this.env(`server-${name}`) });
+        const proc = startPeerway(['server', '--listen', 'tcp://127.0.0.1:0', ...args], { env: this.env(`server-${name}`) });
         this.processes.push(proc);
         const m = await proc.waitFor(/listening connect\.bearer\.tcp 127\.0\.0\.1:(\d+)/);
         return { proc, url: `tcp://127.0.0.1:${m[1]}`, pid: proc.child.pid! };
@@ -264,6 +268,11 @@ export class BenchContext {
     return [process.pid, ...alive];
   }
 
+  /** Runs `cleanup` at `close()`, after the Peerway processes stopped (an outside cluster started by a scenario). */
+  defer(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
   /** Stops every client, process and raw peer, and removes the temp dir. Never throws. */
   async close(): Promise<void> {
     await Promise.all([...this.clients].map((c) => c.close().catch(() => undefined)));
@@ -274,6 +283,7 @@ export class BenchContext {
     const runners = new Set(await Promise.all([...this.runners.values()].map((r) => r.catch(() => undefined))));
     await Promise.all(this.processes.filter((p) => runners.has(p)).map((p) => p.stop()));
     await Promise.all(this.processes.filter((p) => !runners.has(p)).map((p) => p.stop()));
+    for (const c of this.cleanups.splice(0)) await c().catch(() => undefined);
     await rm(this.tmp, { recursive: true, force: true }).catch(() => undefined);
   }
 

@@ -22,9 +22,10 @@ import { scale } from './scenarios/scale.js';
 import { serverCpu } from './scenarios/server-cpu.js';
 import { policyCost } from './scenarios/policy.js';
 import { gateway } from './scenarios/gateway.js';
+import { clusterScenario } from './scenarios/cluster.js';
 
 /** Every scenario, in the order they run and print. */
-export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost, gateway];
+export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost, gateway, clusterScenario];
 
 /** The options of the bench (`npm run bench -- …`, parsed in bench/main.ts). */
 export interface BenchOptions {

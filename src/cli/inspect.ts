@@ -19,7 +19,7 @@ interface ServicesCliOptions extends InspectCliOptions {
 export function servicesCommand(setExit: (code: number) => void): Command {
   const cmd = new Command('services')
     .description('list the services registered on the server: a table, or one JSON object per line with --json')
-    .option('--json', 'one JSON object per service and line: {"name","fullname"?,"version"?,"location","origin","sessions"}')
+    .option('--json', 'one JSON object per service and line: {"name","fullname"?,"version"?,"location","origin","server"?,"sessions"}; "server" (in a cluster) is the server it is registered with')
     .addHelpText('after', '\n"RUNS IN" names the runner by its agent and host (peerway-runner/PID on HOST), or "in-process" for a service the server hosts.');
   addServerOption(cmd);
   cmd.action(async (opts: ServicesCliOptions) => {
@@ -57,8 +57,10 @@ export function runsIn(s: ServiceListing): string {
 function servicesTable(list: ServiceListing[]): string[] {
   if (list.length === 0) return ['no services are registered'];
   const withFullname = list.some((s) => s.fullname);
-  const header = ['NAME', ...(withFullname ? ['FULLNAME'] : []), 'VERSION', 'SESSIONS', 'RUNS IN'];
-  const rows = list.map((s) => [s.name, ...(withFullname ? [s.fullname ?? '-'] : []), s.version ?? '-', String(s.sessions), runsIn(s)]);
+  // In a cluster, the server each service is registered with (a client reaches it through any of them).
+  const withServer = list.some((s) => s.server !== undefined);
+  const header = ['NAME', ...(withFullname ? ['FULLNAME'] : []), 'VERSION', ...(withServer ? ['SERVER'] : []), 'SESSIONS', 'RUNS IN'];
+  const rows = list.map((s) => [s.name, ...(withFullname ? [s.fullname ?? '-'] : []), s.version ?? '-', ...(withServer ? [s.server ?? '-'] : []), String(s.sessions), runsIn(s)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   // The last column is not padded, so lines carry no trailing blanks.
   return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));

@@ -4,6 +4,8 @@ import { formatBearerUrl, getBearer, parseBearerUrl } from '../bearer/registry.j
 import { PeerwayError } from '../errors.js';
 import { formatHost } from '../bearer/tcp.js';
 import { PeerwayServer, type ListenSpec } from '../server/server.js';
+import { joinCluster, type ClusterLink } from '../cluster/cluster-link.js';
+import { clusterOptionsFrom, addClusterOptions, type ClusterCliOptions } from './cluster-options.js';
 import type { HttpGateway } from '../http/gateway.js';
 import { startHttpGateway } from '../http/http-server.js';
 import { adaptersOf, listenersOf, loadPeerwayConfig } from '../server/server-config.js';
@@ -14,7 +16,7 @@ import { addPersistOptions, persistenceFrom, type PersistCliOptions } from './pe
 import { addLimitOptions, limitsFrom, type LimitCliOptions } from './limit-options.js';
 import { addLogOptions, bearerUrlArg, collect, loggerFrom, positiveIntArg, printLine, reportError, untilSignal, DEFAULT_SERVER_URL, EXIT_OK } from './common.js';
 
-interface ServerCliOptions extends LimitCliOptions, PersistCliOptions {
+interface ServerCliOptions extends LimitCliOptions, PersistCliOptions, ClusterCliOptions {
   config?: string;
   listen?: BearerAddress[];
   service?: string[];
@@ -45,6 +47,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
     .addHelpText('after', '\nPrints "listening BEARER ADDRESS" on stdout for each address once ready (HOST:PORT, HOST:PORT/PATH for ws, the socket for local).\nStops cleanly on Ctrl-C.');
   addLimitOptions(cmd, 'server');
   addPersistOptions(cmd, 'its in-process services');
+  addClusterOptions(cmd);
   addLogOptions(cmd);
   cmd.action(async (opts: ServerCliOptions) => {
     const log = loggerFrom('server', opts);
@@ -52,7 +55,9 @@ export function serverCommand(setExit: (code: number) => void): Command {
     const runtimes: ServiceRuntime[] = [];
     let server: PeerwayServer | undefined;
     let gateway: HttpGateway | undefined;
+    let cluster: ClusterLink | undefined;
     try {
+      const clusterOptions = clusterOptionsFrom(opts);
       const config = opts.config ? await loadPeerwayConfig(opts.config, 'server') : undefined;
       const attributes = adaptersOf(config);
       const listen: ListenSpec[] = (opts.listen ?? []).map((a) => (attributes[a.bearer] ? { ...a, attributes: attributes[a.bearer] } : a));
@@ -84,6 +89,10 @@ export function serverCommand(setExit: (code: number) => void): Command {
       for (const a of await server.start()) {
         await printLine(`listening ${a.bearer} ${describeAddress(a)}`);
       }
+      if (clusterOptions) {
+        cluster = await joinCluster(server.broker, clusterOptions, log);
+        await printLine(`cluster ${cluster.name} joined through ${cluster.natsServer ?? clusterOptions.servers.join(',')}`);
+      }
       if (opts.http) {
         gateway = await startHttpGateway(server, { ...opts.http, ...(opts.httpOrigin ? { origins: opts.httpOrigin } : {}) });
         const { host, port } = gateway.boundAddress;
@@ -91,6 +100,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
       }
     } catch (err) {
       await gateway?.stop();
+      await cluster?.close();
       await server?.stop();
       await Promise.all(runtimes.map((r) => r.stop()));
       setExit(reportError('server', err));
@@ -99,6 +109,7 @@ export function serverCommand(setExit: (code: number) => void): Command {
     const signal = await untilSignal();
     log.info({ signal }, 'stopping');
     await gateway?.stop();
+    await cluster?.close();
     await server.stop();
     await Promise.all(runtimes.map((r) => r.stop()));
     setExit(EXIT_OK);

@@ -210,7 +210,7 @@ export class BrowserConnection implements PushTarget, ListingWatcher {
         return toJsonValue(await client.call(request.session, request.method, args));
       }
       case 'subscribe':
-        return request.kind === 'event' ? client.subscribe(request.session, 'event', request.name) : toJsonValue(client.subscribe(request.session, 'data', request.path));
+        return request.kind === 'event' ? await client.subscribe(request.session, 'event', request.name) : toJsonValue(await client.subscribe(request.session, 'data', request.path));
       case 'unsubscribe':
         client.unsubscribe(request.session, request.kind, request.kind === 'event' ? request.name : request.path);
         return null;

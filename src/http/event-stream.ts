@@ -121,7 +121,7 @@ export class EventStreams {
       // The client may have gone while the session started; the service may have gone too.
       if (gone || res.destroyed) throw new PeerwayError('ABORTED', 'the client closed the request before its stream opened');
       if (ended) throw ended;
-      const first = client.subscribe(session, subject.kind, subject.kind === 'event' ? subject.name : subject.path);
+      const first = await client.subscribe(session, subject.kind, subject.kind === 'event' ? subject.name : subject.path);
       const snapshot = subject.kind === 'data' ? sseMessage('snapshot', { path: subject.path, value: toJsonValue(first) }) : undefined;
       outbox = this.openStream(reply, identity, peer, client, session, snapshot);
     } catch (err) {

@@ -175,7 +175,7 @@ function fixedComponents(): Record<string, Schema> {
     ServiceListing: {
       type: 'object',
       required: ['name', 'location', 'origin', 'sessions'],
-      properties: { name: { type: 'string' }, fullname: { type: 'string' }, version: { type: 'string' }, location: { enum: ['in-process', 'remote'] }, origin: { type: 'string' }, sessions: { type: 'integer' } },
+      properties: { name: { type: 'string' }, fullname: { type: 'string' }, version: { type: 'string' }, location: { enum: ['in-process', 'remote'] }, origin: { type: 'string' }, server: { type: 'string', description: 'in a cluster of servers: the server it is registered with' }, sessions: { type: 'integer' } },
     },
     Definition: { type: 'object', required: ['name', 'types', 'methods', 'events', 'runtimeData'], description: 'definitionToJson: types, methods, events, runtime-data tree, routing' },
     Session: {

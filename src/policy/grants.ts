@@ -37,6 +37,15 @@ export function computeGrants(authorizer: Authorizer, identity: Identity, defini
   return { denied };
 }
 
+/**
+ * The denials of two deciders together (a session relayed between two servers of a cluster: both policies
+ * apply). Where both deny the same resource, `own`'s reason is kept.
+ */
+export function mergeGrants(own: SessionGrants, peer: SessionGrants | undefined): SessionGrants {
+  if (!peer || Object.keys(peer.denied).length === 0) return own;
+  return { denied: { ...peer.denied, ...own.denied } };
+}
+
 /** Whether two grants say the same (so nothing needs re-sending). */
 export function sameGrants(a: SessionGrants, b: SessionGrants): boolean {
   const ka = Object.keys(a.denied);

@@ -1,9 +1,9 @@
 import { PeerwayError } from '../errors.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
-import { GrantCheck } from '../policy/grants.js';
+import { mergeGrants } from '../policy/grants.js';
 import { redactDenied } from '../policy/redact.js';
 import { describeResource, parseResourceKey } from '../routing/route-table.js';
-import type { ChosenRoute, ClientProfile, RelayStats, ServiceListing, SessionAttached, SessionStarted, SubscriptionKind } from '../wire/messages.js';
+import type { ChosenRoute, ClientProfile, RelayStats, ServiceListing, SessionAttached, SessionGrants, SessionStarted, SubscriptionKind } from '../wire/messages.js';
 import type { Broker, Caller } from './broker.js';
 import { BrokerSession, type SessionSink } from './broker-session.js';
 
@@ -17,6 +17,13 @@ function ownProfile(p: ClientProfile): ClientProfile {
   return { bearers: [...p.bearers], host: p.host, ...(typeof p.process === 'string' ? { process: p.process } : {}), version: p.version };
 }
 
+
+/** How a session another server of a cluster holds is started here (see BrokerClient.start). */
+export interface StartOptions {
+  id?: string;
+  peerGrants?: SessionGrants;
+  timeoutMs?: number;
+}
 
 /**
  * The broker API as one caller uses it, whatever the front end: list, start and attach sessions, call,
@@ -42,6 +49,8 @@ export class BrokerClient {
         this.sessions.delete(session);
         sink.ended(session, error);
       },
+      // Only the cluster link passes this server's decisions on (to the server that holds the session).
+      ...(sink.grantsChanged ? { grantsChanged: (session: string, own: SessionGrants) => sink.grantsChanged?.(session, own) } : {}),
     };
   }
 
@@ -53,8 +62,13 @@ export class BrokerClient {
     return this.broker.stats(this.caller.identity);
   }
 
-  /** Starts a session: the service opens it (and answers with routing instructions when it has direct routes). */
-  async start(service: string, profile: ClientProfile | undefined): Promise<SessionStarted> {
+  /**
+   * Starts a session: the service opens it (and answers with routing instructions when it has direct routes).
+   * The options serve a session another server of a cluster holds: its `id` there (one id on both
+   * servers and the runner, which the client's links name), that server's `peerGrants` (both policies
+   * apply) and what is left of its deadline (`timeoutMs`).
+   */
+  async start(service: string, profile: ClientProfile | undefined, options: StartOptions = {}): Promise<SessionStarted> {
     const broker = this.broker;
     const entry = broker.lookup(service, this.caller.identity);
     broker.authorizeSession(this.caller.identity, entry.definition);
@@ -63,8 +77,12 @@ export class BrokerClient {
         details: { limit: broker.maxSessionsPerCaller },
       });
     }
-    const id = broker.newSessionId();
-    const grants = broker.grantsFor(this.caller.identity, entry);
+    if (options.id !== undefined && broker.sessions.has(options.id)) {
+      throw new PeerwayError('PROTOCOL', `session ${options.id} exists already on this server; a cluster session needs an id of its own`);
+    }
+    const id = options.id ?? broker.newSessionId();
+    const own = broker.grantsFor(this.caller.identity, entry);
+    const grants = mergeGrants(own, options.peerGrants);
     const opened = await entry.hosted.openSession(
       {
         session: id,
@@ -73,14 +91,14 @@ export class BrokerClient {
         identity: this.caller.identity.name,
         ...(Object.keys(grants.denied).length > 0 ? { grants } : {}),
       },
-      { timeoutMs: broker.relayTimeoutMs },
+      { timeoutMs: this.timeout(options.timeoutMs) },
     );
     if (this.closed || broker.services.get(entry.name) !== entry) {
       // The caller or the service left while the service was opening the session.
       entry.hosted.closeSession(id);
       throw new PeerwayError('SERVICE_GONE', `service ${entry.name} went away while the session was starting`);
     }
-    const session = new BrokerSession(id, entry, this.caller.identity, this.caller.label, this.sink, new GrantCheck(grants, entry.nodePaths));
+    const session = new BrokerSession(id, entry, this.caller.identity, this.caller.label, this.sink, own, options.peerGrants ?? opened.peerGrants);
     for (const key of opened.serverRefused ?? []) session.refused.add(key);
     this.sessions.set(id, session);
     broker.add(session);
@@ -111,11 +129,11 @@ export class BrokerClient {
   }
 
   /** The client opened its links: these are the routes it took (information for relaying, never authority). */
-  async ready(id: string, routes: Record<string, ChosenRoute> | undefined, warnings?: unknown): Promise<void> {
+  async ready(id: string, routes: Record<string, ChosenRoute> | undefined, warnings?: unknown, timeoutMs?: number): Promise<void> {
     const s = this.session(id);
     s.setRoutes(routes ?? {});
     if (Array.isArray(warnings)) s.warnings = warnings.filter((w): w is string => typeof w === 'string').slice(0, 20).map((w) => w.slice(0, 500));
-    await s.entry.hosted.sessionReady(s.id, s.routes, { timeoutMs: this.broker.relayTimeoutMs });
+    await s.entry.hosted.sessionReady(s.id, s.routes, { timeoutMs: this.timeout(timeoutMs) });
   }
 
   stop(id: string): void {
@@ -125,19 +143,27 @@ export class BrokerClient {
     this.broker.log.info({ session: id, service: s.service }, 'session stopped');
   }
 
-  /** Relays a call; the result or a promise of it (in-process methods may answer at once). */
-  call(id: string, method: string, args: Record<string, unknown> | undefined): unknown {
+  /**
+   * Relays a call; the result or a promise of it (in-process methods may answer at once). `timeoutMs`:
+   * what is left of a cluster peer's deadline, when shorter than this server's relay timeout.
+   */
+  call(id: string, method: string, args: Record<string, unknown> | undefined, timeoutMs?: number): unknown {
     const s = this.session(id);
     this.relayable(s, `method:${method}`);
     this.broker.authorize(s.identity, 'call', { service: s.service, name: method });
     s.entry.counters.calls++;
-    return s.entry.hosted.call(s.id, method, args ?? {}, { timeoutMs: this.broker.relayTimeoutMs });
+    return s.entry.hosted.call(s.id, method, args ?? {}, { timeoutMs: this.timeout(timeoutMs) });
   }
 
-  /** Subscribes to an event (name, or all with none) or watches runtime data (answers the server's copy). */
-  subscribe(id: string, kind: SubscriptionKind, name: string | undefined): unknown {
+  /**
+   * Subscribes to an event (name, or all with none) or watches runtime data (answers the server's copy).
+   * A service of another server of a cluster is asked too (its policy decides as well): then the answer
+   * is a promise, and the subscription holds once both allowed it.
+   */
+  subscribe(id: string, kind: SubscriptionKind, name: string | undefined, timeoutMs?: number): unknown {
     const s = this.session(id);
     const definition = s.entry.definition;
+    let record: () => unknown;
     if (kind === 'event') {
       if (name && !definition.events.has(name)) {
         const known = [...definition.events.keys()].join(', ') || 'none';
@@ -145,16 +171,32 @@ export class BrokerClient {
       }
       if (name) this.relayable(s, `event:${name}`);
       this.broker.authorize(s.identity, 'subscribe', { service: s.service, ...(name ? { name } : {}) });
-      s.subscribeEvent(name);
-      return undefined;
-    }
-    if (kind === 'data') {
+      record = () => {
+        s.subscribeEvent(name);
+        return undefined;
+      };
+    } else if (kind === 'data') {
       const path = name ?? '';
       const snapshot = this.readable(s, path);
-      s.subscribeData(path);
-      return snapshot;
+      if (!s.entry.hosted.subscribe) {
+        s.subscribeData(path);
+        return snapshot;
+      }
+      // Read again once the other server agreed: the copy may have changed meanwhile.
+      record = () => {
+        const now = this.readable(s, path);
+        s.subscribeData(path);
+        return now;
+      };
+    } else {
+      throw new PeerwayError('PROTOCOL', `unknown subscription kind "${String(kind)}" (expected "event" or "data")`);
     }
-    throw new PeerwayError('PROTOCOL', `unknown subscription kind "${String(kind)}" (expected "event" or "data")`);
+    const relay = s.entry.hosted.subscribe?.(s.id, kind, name ?? '', { timeoutMs: this.timeout(timeoutMs) });
+    if (!relay) return record();
+    return relay.then(() => {
+      this.session(id); // still this caller's, and not stopped meanwhile
+      return record();
+    });
   }
 
   /**
@@ -169,6 +211,7 @@ export class BrokerClient {
     const s = this.session(id);
     if (kind === 'event') s.unsubscribeEvent(name);
     else s.unsubscribeData(name);
+    s.entry.hosted.unsubscribe?.(s.id, kind, name ?? '');
   }
 
   /**
@@ -196,6 +239,8 @@ export class BrokerClient {
     const table = s.entry.routeTable;
     this.relayable(s, table.dataKey(path));
     this.broker.authorize(s.identity, 'read', { service: s.service, name: path });
+    // A cluster session: the other server's policy must allow the read too (its denials are in the grants).
+    if (s.peerGrants) s.grants.enforce('read', path);
     // Subtrees the session may only read directly, or may not read at all, are left out of the answer.
     const hidden = [...table.dataKeysUnder(path).slice(1).filter((k) => s.refused.has(k)).map((k) => parseResourceKey(k).name), ...s.grants.deniedInside(path)];
     const snapshot = s.entry.runtimeData.get(path);
@@ -208,6 +253,11 @@ export class BrokerClient {
     throw new PeerwayError('BEARER_MISSING', `${s.service} requires its direct route for ${describeResource(key)}; the server does not relay it`, {
       details: { service: s.service, resource: key },
     });
+  }
+
+  /** The relay timeout, or less when the caller has less time left. */
+  private timeout(timeoutMs: number | undefined): number {
+    return timeoutMs === undefined ? this.broker.relayTimeoutMs : Math.min(timeoutMs, this.broker.relayTimeoutMs);
   }
 
   private session(id: string): BrokerSession {

@@ -1,10 +1,10 @@
 import { pathsOverlap } from '../definition/path-overlap.js';
 import { PeerwayError } from '../errors.js';
 import type { Identity } from '../policy/authorizer.js';
-import { GrantCheck } from '../policy/grants.js';
+import { GrantCheck, mergeGrants } from '../policy/grants.js';
 import { redactDenied } from '../policy/redact.js';
 import { randomSecret, sameSecret } from '../policy/secret.js';
-import type { ChosenRoute } from '../wire/messages.js';
+import type { ChosenRoute, SessionGrants } from '../wire/messages.js';
 import type { ServiceEntry, Subscriber } from './service-entry.js';
 
 /**
@@ -13,10 +13,16 @@ import type { ServiceEntry, Subscriber } from './service-entry.js';
  * away is dropped, its close handler cleans up.
  */
 export interface SessionSink {
-  event(session: string, name: string, args: Record<string, unknown>): void;
-  data(session: string, path: string, value: unknown): void;
+  /** Returns false when the push goes nowhere (so it is not counted as pushed). */
+  event(session: string, name: string, args: Record<string, unknown>): void | boolean;
+  data(session: string, path: string, value: unknown): void | boolean;
   /** The session ended without the client asking (service gone, server stopping, detached too long). */
   ended(session: string, error: PeerwayError): void;
+  /**
+   * This server's policy decisions for the session changed (`own`: this server's part only). Only a front
+   * end that passes them on needs it: the cluster link, for a session another server holds.
+   */
+  grantsChanged?(session: string, own: SessionGrants): void;
 }
 
 /**
@@ -44,6 +50,8 @@ export class BrokerSession implements Subscriber {
   readonly refused = new Set<string>();
   private sinkNow: SessionSink | undefined;
   private detachTimer: NodeJS.Timeout | undefined;
+  /** What this session enforces: this server's decisions, with the peer server's for a cluster session. */
+  grants: GrantCheck;
 
   constructor(
     readonly id: string,
@@ -52,10 +60,33 @@ export class BrokerSession implements Subscriber {
     /** For listings and logs: the client's address and what it reported about itself. */
     readonly clientLabel: string,
     sink: SessionSink,
-    /** The policy's decisions for this session (recomputed when a condition flips or the policy is reloaded). */
-    public grants: GrantCheck = new GrantCheck(),
+    /** This server's policy decisions for the session (recomputed when a condition flips or the policy is reloaded). */
+    private own: SessionGrants = { denied: {} },
+    /**
+     * For a session relayed between two servers of a cluster, the other server's decisions: both policies
+     * apply, so the session enforces both (and passes this server's own on to the other).
+     */
+    private peer?: SessionGrants,
   ) {
     this.sinkNow = sink;
+    this.grants = new GrantCheck(mergeGrants(own, peer), entry.nodePaths);
+  }
+
+  /** This server's own decisions for the session. */
+  get ownGrants(): SessionGrants {
+    return this.own;
+  }
+
+  /** The other server's decisions, for a session relayed between servers of a cluster. */
+  get peerGrants(): SessionGrants | undefined {
+    return this.peer;
+  }
+
+  /** Takes new decisions (this server's, the peer's, or both); the merged grants are recomputed. */
+  setGrants(own: SessionGrants, peer: SessionGrants | undefined = this.peer): void {
+    this.own = own;
+    this.peer = peer;
+    this.grants = new GrantCheck(mergeGrants(own, peer), this.entry.nodePaths);
   }
 
   get service(): string {
@@ -147,8 +178,7 @@ export class BrokerSession implements Subscriber {
   pushEvent(name: string, args: Record<string, unknown>): boolean {
     const sink = this.sinkNow;
     if (!sink || this.grants.denial('subscribe', name) !== undefined) return false;
-    sink.event(this.id, name, args);
-    return true;
+    return sink.event(this.id, name, args) !== false;
   }
 
   /** A change the session may not read is never sent; one wider than what it may read goes without the denied parts. */
@@ -156,8 +186,7 @@ export class BrokerSession implements Subscriber {
     const sink = this.sinkNow;
     if (!sink || this.grants.denial('read', path) !== undefined) return false;
     const hidden = this.grants.deniedInside(path);
-    sink.data(this.id, path, hidden.length === 0 ? value : redactDenied(value, path, hidden));
-    return true;
+    return sink.data(this.id, path, hidden.length === 0 ? value : redactDenied(value, path, hidden)) !== false;
   }
 
   /** Tells the client the session ended without it asking; the broker has already forgotten it. */

@@ -5,7 +5,7 @@ import { silentLogger } from '../logger.js';
 import type { ServiceDefinition } from '../definition/model.js';
 import { pathsOverlap } from '../definition/path-overlap.js';
 import { allowAll, enforce, type Action, type Authorizer, type Identity, type Resource } from '../policy/authorizer.js';
-import { computeGrants, GrantCheck, sameGrants } from '../policy/grants.js';
+import { computeGrants, sameGrants } from '../policy/grants.js';
 import type { SessionGrants } from '../wire/messages.js';
 import { AuditedAuthorizer } from './policy-audit.js';
 import type { RelayStats, ServiceListing } from '../wire/messages.js';
@@ -26,6 +26,12 @@ export interface SessionListing {
   /** Per resource key (`method:NAME`, `event:NAME`, `data:PATH`): the route the client took. */
   routes: Record<string, { linkType: 'direct' | 'server'; link?: string; bearer?: string }>;
   warnings: string[];
+}
+
+/** Told when services come and go (the cluster link announces this server's own to the other servers). */
+export interface RegistryListener {
+  registered(entry: ServiceEntry): void;
+  unregistered(entry: ServiceEntry): void;
 }
 
 /** Who is asking: the authenticated identity and, for logs and listings, where from. */
@@ -68,6 +74,14 @@ export class Broker {
   readonly maxSessionsPerCaller: number;
   /** Per service, the runtime-data paths the policy's conditions read. */
   private dependencies = new Map<string, string[]>();
+  private readonly registryListeners = new Set<RegistryListener>();
+  /**
+   * This server's name in a cluster (listings then say which server each service is registered with);
+   * undefined outside one.
+   */
+  serverName: string | undefined;
+  /** What `stats` adds about the cluster link, while the server is in a cluster. */
+  clusterStats: (() => NonNullable<RelayStats['cluster']>) | undefined;
   private refreshScheduled = false;
   private lastRefresh = 0;
 
@@ -130,16 +144,31 @@ export class Broker {
     }, wait).unref();
   }
 
-  /** Recomputes every session's grants; a session whose grants changed tells its service. */
+  /**
+   * Recomputes every session's grants; a session whose grants changed tells its service (and, for a
+   * session another server of a cluster holds, its front end passes this server's part on).
+   */
   refreshGrants(): void {
     this.lastRefresh = Date.now();
     for (const s of this.sessions.values()) {
-      const grants = this.grantsFor(s.identity, s.entry);
-      if (sameGrants(grants, s.grants.grants)) continue;
-      s.grants = new GrantCheck(grants, s.entry.nodePaths);
-      s.entry.hosted.updateGrants(s.id, grants);
-      this.log.info({ session: s.id, service: s.service, identity: s.identity.name, denied: Object.keys(grants.denied) }, 'policy decisions changed');
+      const own = this.grantsFor(s.identity, s.entry);
+      if (sameGrants(own, s.ownGrants)) continue;
+      s.setGrants(own);
+      s.entry.hosted.updateGrants(s.id, s.grants.grants, own);
+      s.sink?.grantsChanged?.(s.id, own);
+      this.log.info({ session: s.id, service: s.service, identity: s.identity.name, denied: Object.keys(s.grants.grants.denied) }, 'policy decisions changed');
     }
+  }
+
+  /**
+   * The other server of a cluster session decided anew: the session enforces both servers' decisions
+   * from now on, and its service hears of the merged ones when they changed.
+   */
+  setPeerGrants(session: BrokerSession, peer: SessionGrants): void {
+    const before = session.grants.grants;
+    session.setGrants(session.ownGrants, peer);
+    if (sameGrants(before, session.grants.grants)) return;
+    session.entry.hosted.updateGrants(session.id, session.grants.grants, session.ownGrants);
   }
 
   private indexDependencies(): void {
@@ -147,27 +176,35 @@ export class Broker {
     for (const { service, path } of this.authorizer.dependencies()) this.dependencies.set(service, [...(this.dependencies.get(service) ?? []), path]);
   }
 
-  /** Adds a service; DUPLICATE_SERVICE when the name is taken. `initialData` seeds the server's copy. */
-  register(caller: Caller, hosted: HostedService, initialData?: unknown): ServiceEntry {
-    this.authorize(caller.identity, 'register', { service: hosted.name });
+  /**
+   * Adds a service; DUPLICATE_SERVICE when the name is taken. `initialData` seeds the server's copy.
+   * `vouched`: the registration was authorized where it was made (another server of a cluster), so this
+   * server's policy is not asked for `register`.
+   */
+  register(caller: Caller, hosted: HostedService, initialData?: unknown, options: { vouched?: boolean } = {}): ServiceEntry {
+    if (!options.vouched) this.authorize(caller.identity, 'register', { service: hosted.name });
     const existing = this.services.get(hosted.name);
     if (existing) {
-      throw new PeerwayError(
-        'DUPLICATE_SERVICE',
-        `service ${hosted.name} is already registered (${existing.hosted.origin}); stop that one first or rename the service`,
-      );
+      const where = existing.hosted.server ? `${existing.hosted.origin} on server ${existing.hosted.server}` : existing.hosted.origin;
+      throw new PeerwayError('DUPLICATE_SERVICE', `service ${hosted.name} is already registered (${where}); stop that one first or rename the service`, {
+        details: { service: hosted.name, ...(existing.hosted.server ? { server: existing.hosted.server } : {}) },
+      });
     }
     const entry = new ServiceEntry(hosted, initialData, (path) => this.dataChanged(hosted.name, path));
     this.services.set(hosted.name, entry);
     this.registered?.(hosted.definition);
-    this.log.info({ service: hosted.name, origin: hosted.origin }, 'service registered');
+    this.log.info({ service: hosted.name, origin: hosted.origin, ...(hosted.server ? { server: hosted.server } : {}) }, 'service registered');
+    for (const l of this.registryListeners) l.registered(entry);
     return entry;
   }
 
-  /** Removes a service; its sessions end with `reason` so their clients learn it at once. */
-  unregister(name: string, reason: PeerwayError): void {
+  /**
+   * Removes a service (only when it is still `only`, given that entry); its sessions end with `reason` so
+   * their clients learn it at once.
+   */
+  unregister(name: string, reason: PeerwayError, only?: ServiceEntry): void {
     const entry = this.services.get(name);
-    if (!entry) return;
+    if (!entry || (only !== undefined && entry !== only)) return;
     this.services.delete(name);
     for (const s of this.sessions.values()) {
       if (s.entry !== entry) continue;
@@ -176,6 +213,25 @@ export class Broker {
     }
     entry.sessions.clear();
     this.log.warn({ service: name, reason: reason.message }, 'service unregistered');
+    for (const l of this.registryListeners) l.unregistered(entry);
+  }
+
+  /**
+   * Takes a service out because another registration of its name won (elsewhere in a cluster): its
+   * sessions end with `reason` (their clients start them again, on the winner), and whatever hosts it is
+   * told with `hostReason`.
+   */
+  evict(entry: ServiceEntry, reason: PeerwayError, hostReason: PeerwayError): void {
+    if (this.services.get(entry.name) !== entry) return;
+    this.unregister(entry.name, reason, entry);
+    if (entry.hosted.evict) entry.hosted.evict(hostReason);
+    else this.log.error({ service: entry.name, reason: hostReason.message }, 'service taken out: it stays unregistered until this server restarts');
+  }
+
+  /** Tells `listener` of every service registered or unregistered from now on; returns how to stop. */
+  watchRegistry(listener: RegistryListener): () => void {
+    this.registryListeners.add(listener);
+    return () => this.registryListeners.delete(listener);
   }
 
   /**
@@ -209,6 +265,7 @@ export class Broker {
         ...(e.definition.version ? { version: e.definition.version } : {}),
         location: e.hosted.location,
         origin: e.hosted.origin,
+        ...(this.serverName !== undefined ? { server: e.hosted.server ?? this.serverName } : {}),
         sessions: e.sessions.size,
       });
     }
@@ -220,9 +277,14 @@ export class Broker {
     const services: RelayStats['services'] = {};
     for (const [name, e] of this.services) {
       if (!this.visible(identity, name)) continue;
-      services[name] = { location: e.hosted.location, sessions: e.sessions.size, ...e.counters };
+      services[name] = {
+        location: e.hosted.location,
+        ...(this.serverName !== undefined ? { server: e.hosted.server ?? this.serverName } : {}),
+        sessions: e.sessions.size,
+        ...e.counters,
+      };
     }
-    return { services, sessions: this.sessions.size, ...this.health?.() };
+    return { services, sessions: this.sessions.size, ...this.health?.(), ...(this.clusterStats ? { cluster: this.clusterStats() } : {}) };
   }
 
   /** The sessions of the services `identity` may see, with the routes their clients took. */
@@ -274,6 +336,17 @@ export class Broker {
     this.sessions.delete(session.id);
     session.entry.sessions.delete(session);
     if (this.services.get(session.entry.name) === session.entry) session.entry.hosted.closeSession(session.id);
+  }
+
+  /**
+   * Ends a session its service side already forgot (the server of a cluster that holds the service ended
+   * it): nobody is told but the client.
+   */
+  endSession(session: BrokerSession, reason: PeerwayError): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    session.entry.sessions.delete(session);
+    session.end(reason);
   }
 
   /** Ends every session with `reason` (server shutting down). */

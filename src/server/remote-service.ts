@@ -2,7 +2,7 @@ import { PeerwayError } from '../errors.js';
 import type { ServiceDefinition } from '../definition/model.js';
 import type { Channel, RequestOptions } from '../wire/channel.js';
 import type { ChosenRoute, SessionGrants, SessionOpened } from '../wire/messages.js';
-import type { HostedService, SessionOpening } from './hosted-service.js';
+import type { HostedService, HostedSessionOpened, SessionOpening } from './hosted-service.js';
 
 /** A service hosted by a runner; the server reaches it over the runner's connection. */
 export class RemoteService implements HostedService {
@@ -22,7 +22,7 @@ export class RemoteService implements HostedService {
     return this.runner.connection.bearer;
   }
 
-  async openSession(opening: SessionOpening, options: RequestOptions): Promise<SessionOpened> {
+  async openSession(opening: SessionOpening, options: RequestOptions): Promise<HostedSessionOpened> {
     const reply = (await this.runner.request({ type: 'open', ...opening }, this.relayed(options))) as SessionOpened | undefined;
     return reply ?? {};
   }
@@ -47,6 +47,11 @@ export class RemoteService implements HostedService {
     } catch {
       // The runner is going away; a session it still holds keeps the last grants until it is closed.
     }
+  }
+
+  /** Closes the runner's connection with `reason` as its fatal notice: the runner reconnects and registers again later. */
+  evict(reason: PeerwayError): void {
+    if (!this.runner.closed) this.runner.fail(reason);
   }
 
   call(session: string, method: string, args: Record<string, unknown>, options: RequestOptions): Promise<unknown> {

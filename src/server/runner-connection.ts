@@ -32,8 +32,8 @@ export function serveRunner(broker: Broker, channel: Channel, caller: Caller, ma
       }
     } catch (err) {
       for (const name of done) {
+        broker.unregister(name, PeerwayError.from(err), entries.get(name));
         entries.delete(name);
-        broker.unregister(name, PeerwayError.from(err));
       }
       throw err;
     }
@@ -66,8 +66,9 @@ export function serveRunner(broker: Broker, channel: Channel, caller: Caller, ma
     },
     push: publish,
     close: () => {
-      for (const name of entries.keys()) {
-        broker.unregister(name, new PeerwayError('SERVICE_GONE', `service ${name} went away: the runner at ${caller.label} disconnected`));
+      // Only the runner's own entries: a name this runner lost to a cluster peer is someone else's now.
+      for (const [name, entry] of entries) {
+        broker.unregister(name, new PeerwayError('SERVICE_GONE', `service ${name} went away: the runner at ${caller.label} disconnected`), entry);
       }
       entries.clear();
     },

@@ -21,6 +21,12 @@ export interface Subscriber {
  */
 export class ServiceEntry {
   readonly sessions = new Set<Subscriber>();
+  /**
+   * Fan-out targets that are not sessions: they get what sessions get but are not counted as sessions or
+   * in `eventsOut`/`dataOut` (a cluster link passing the service's traffic on once for all the sessions
+   * other servers hold with it).
+   */
+  readonly taps = new Set<Subscriber>();
   readonly runtimeData: RuntimeDataTree;
   readonly counters: RelayCounters = { calls: 0, eventsIn: 0, eventsOut: 0, dataIn: 0, dataOut: 0 };
   readonly registeredAt = new Date();
@@ -56,6 +62,7 @@ export class ServiceEntry {
     for (const s of this.sessions) {
       if (s.wantsEvent(name) && s.pushEvent(name, args)) this.counters.eventsOut++;
     }
+    for (const t of this.taps) if (t.wantsEvent(name)) t.pushEvent(name, args);
   }
 
   /** A runtime-data update from the service: keep the copy current, then forward to interested sessions. */
@@ -67,5 +74,6 @@ export class ServiceEntry {
     for (const s of this.sessions) {
       if (s.wantsData(path, key) && s.pushData(path, value)) this.counters.dataOut++;
     }
+    for (const t of this.taps) if (t.wantsData(path, key)) t.pushData(path, value);
   }
 }

@@ -29,6 +29,26 @@ export function encodeMessage(message: Message): Buffer {
   return writer.encode(message);
 }
 
+/**
+ * Encodes any plain value as messages are encoded (same MessagePack, same nesting bound), for the carriers
+ * of Peerway payloads that are not Peerway connections: the cluster link between servers.
+ */
+export function encodeValue(value: unknown): Buffer {
+  return writer.encode(value);
+}
+
+/** Decodes a value made by encodeValue; PROTOCOL when it is malformed or nests deeper than MAX_NESTING_DEPTH. */
+export function decodeValue(body: Uint8Array): unknown {
+  if (nestedDeeperThan(body, MAX_NESTING_DEPTH)) {
+    throw new PeerwayError('PROTOCOL', `a payload nests maps and arrays deeper than ${MAX_NESTING_DEPTH} levels, the protocol's limit`, { details: { limit: MAX_NESTING_DEPTH } });
+  }
+  try {
+    return packr.unpack(body);
+  } catch (err) {
+    throw new PeerwayError('PROTOCOL', `undecodable payload (${(err as Error).message})`, { cause: err });
+  }
+}
+
 const KNOWN_TYPES: ReadonlySet<string> = new Set<string>([...REQUEST_TYPES, ...PUSH_TYPES, ...CONTROL_TYPES]);
 
 /**

@@ -231,6 +231,8 @@ export interface ServiceListing {
   location: 'in-process' | 'remote';
   /** Where it runs: `in-process`, or the runner's address. */
   origin: string;
+  /** In a cluster of servers: the name of the server it is registered with (absent outside a cluster). */
+  server?: string;
   sessions: number;
 }
 
@@ -269,7 +271,7 @@ export interface RelayCounters {
 
 /** The `stats` reply. */
 export interface RelayStats {
-  services: Record<string, { location: 'in-process' | 'remote'; sessions: number } & RelayCounters>;
+  services: Record<string, { location: 'in-process' | 'remote'; server?: string; sessions: number } & RelayCounters>;
   sessions: number;
   /** The server's bounds (README, "Limits and guarantees"), by option name. */
   limits?: Record<string, number>;
@@ -277,6 +279,12 @@ export interface RelayStats {
   health?: { connections: number; partialFrameBytes: number; slowConsumersClosed: number; coalesced: number };
   /** The access policy in force (`none` without one) and its denials: refused, and let through in notify mode. */
   policy?: { mode: 'enforced' | 'notify' | 'none'; denied: number; wouldDeny: number };
+  /**
+   * In a cluster of servers: this server's name, the NATS server its cluster link is connected to (null
+   * while it reconnects), and the other servers it hears, with how many services each registered and how
+   * long ago (ms) its last heartbeat came.
+   */
+  cluster?: { server: string; nats: string | null; peers: Record<string, { services: number; lastSeenMs: number }> };
 }
 
 /** The `open` reply (runner → server): routing instructions when the service routes anything directly. */

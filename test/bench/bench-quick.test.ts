@@ -13,7 +13,7 @@ import { ROOT } from '../helpers/harness.js';
  * numbers, that the table was printed and that the JSON results carry the machine description.
  */
 
-const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'local', 'ssl', 'udp-events', 'fanout', 'slow-subscriber', 'codec', 'session-start', 'scale', 'server-cpu', 'policy', 'gateway'];
+const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'local', 'ssl', 'udp-events', 'fanout', 'slow-subscriber', 'codec', 'session-start', 'scale', 'server-cpu', 'policy', 'gateway', 'cluster'];
 
 interface FigureJson {
   value: number | null;

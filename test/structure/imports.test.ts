@@ -26,6 +26,7 @@ const LEVEL: Record<string, number> = {
   runner: 5,
   http: 6,
   codegen: 6,
+  cluster: 6,
   cli: 7,
   index: 8,
 };
