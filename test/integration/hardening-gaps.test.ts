@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { PeerwayProcess } from '../../src/cli/peerway-process.js';
+import type { PeerwayError } from '../../src/errors.js';
 import { parseInstructions } from '../../src/routing/instructions.js';
 import { PROTOCOL_VERSION } from '../../src/wire/messages.js';
-import { startRunner, startServer } from '../helpers/harness.js';
+import { connectClient, fixture, startRunner, startServer } from '../helpers/harness.js';
 import { HARD, goodClientWorks } from '../helpers/hard-service.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
@@ -44,4 +46,46 @@ test('a connection that never sends its hello is closed at --hello-timeout with 
   assert.equal(server.proc.child.exitCode, null);
   assert.equal(runner.child.exitCode, null);
   await goodClientWorks(server.url, t);
+});
+
+const SENDS = fixture('p2p', 'sends.xml');
+const SERVER_ROUTE_ONLY = { bearers: [] as string[] };
+
+/** No process printed a stack of a rejection nobody handled (Node 20 would also have exited). */
+function noUnhandled(...procs: PeerwayProcess[]): void {
+  for (const p of procs) {
+    assert.equal(p.child.exitCode, null, 'the process is alive');
+    assert.doesNotMatch(p.stderr(), /unhandled|UnhandledPromiseRejection/i);
+  }
+}
+
+test('a reply above the frame limit on a direct tcp link fails that call with FRAME_TOO_LARGE at the caller; the link and the runner go on', async (t) => {
+  const server = await startServer(t);
+  const runner = await startRunner(t, server.url, [SENDS]);
+  const s = await (await connectClient(t, server.url)).startSession('Sends');
+  assert.equal(s.routeFor('method', 'big').linkType, 'direct');
+  assert.equal(s.routeFor('method', 'big').bearer, 'connect.bearer.tcp');
+  await assert.rejects(s.call('big', { size: 17_000_000 }), (e: PeerwayError) => e.code === 'FRAME_TOO_LARGE' && /above the limit/.test(e.message));
+  assert.equal(await s.call('big', { size: 3 }), 'xxx', 'the same link answers the next call');
+  assert.equal(s.routeFor('method', 'big').linkType, 'direct', 'the link stayed up');
+  noUnhandled(runner, server.proc);
+});
+
+test('an error whose details the wire writer refuses still reaches the caller as a typed error, on a direct link and through the server', async (t) => {
+  const server = await startServer(t);
+  const runner = await startRunner(t, server.url, [SENDS]);
+  const direct = await (await connectClient(t, server.url)).startSession('Sends');
+  const relayed = await (await connectClient(t, server.url, SERVER_ROUTE_ONLY)).startSession('Sends');
+  assert.equal(direct.routeFor('method', 'refuse').linkType, 'direct');
+  assert.equal(relayed.routeFor('method', 'refuse').linkType, 'server');
+  for (const s of [direct, relayed]) {
+    await assert.rejects(
+      s.call('refuse', {}, { timeoutMs: 8000 }),
+      (e: PeerwayError) => e.code === 'BAD_ARGUMENT' && /refused on purpose \(the full error could not be sent: .*does not fit in 64 bits/.test(e.message),
+    );
+    assert.equal(await s.call('hello'), 'hello');
+  }
+  await runner.waitFor(/link fault[^\n]*does not fit in 64 bits/, { stream: 'stderr' });
+  await runner.waitFor(/server connection fault[^\n]*does not fit in 64 bits/, { stream: 'stderr' });
+  noUnhandled(runner, server.proc);
 });
