@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import type { PeerwayProcess } from '../../src/cli/peerway-process.js';
 import type { PeerwayError } from '../../src/errors.js';
 import { parseInstructions } from '../../src/routing/instructions.js';
+import { encodeMessage } from '../../src/wire/codec.js';
 import { PROTOCOL_VERSION } from '../../src/wire/messages.js';
-import { connectClient, fixture, startRunner, startServer } from '../helpers/harness.js';
+import { Collector, connectClient, fixture, startRunner, startServer } from '../helpers/harness.js';
 import { HARD, goodClientWorks } from '../helpers/hard-service.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
@@ -87,5 +88,66 @@ test('an error whose details the wire writer refuses still reaches the caller as
   }
   await runner.waitFor(/link fault[^\n]*does not fit in 64 bits/, { stream: 'stderr' });
   await runner.waitFor(/server connection fault[^\n]*does not fit in 64 bits/, { stream: 'stderr' });
+  noUnhandled(runner, server.proc);
+});
+
+/** The tag a pushed text starts with (the texts are padded with "x"). */
+const tagOf = (text: unknown) => String(text).replace(/x*$/, '');
+
+test('an event and a runtime-data value above the frame limit are dropped with a logged reason on a direct link and on the way to the server; subscribers get the next ones', async (t) => {
+  const server = await startServer(t);
+  const runner = await startRunner(t, server.url, [SENDS]);
+  const direct = await (await connectClient(t, server.url)).startSession('Sends');
+  const relayed = await (await connectClient(t, server.url, SERVER_ROUTE_ONLY)).startSession('Sends');
+  assert.equal(direct.routeFor('event', 'burst').linkType, 'direct');
+  assert.equal(relayed.routeFor('event', 'burst').linkType, 'server');
+  assert.equal(direct.routeFor('data', 'blob').linkType, 'direct');
+  assert.equal(relayed.routeFor('data', 'blob').linkType, 'server');
+  const seen = { directEvents: new Collector<string>(), relayedEvents: new Collector<string>(), directData: new Collector<string>(), relayedData: new Collector<string>() };
+  await direct.onEvent('burst', (e) => seen.directEvents.push(tagOf(e.args.text)));
+  await relayed.onEvent('burst', (e) => seen.relayedEvents.push(tagOf(e.args.text)));
+  await direct.watch('blob', (c) => seen.directData.push(tagOf(c.value)));
+  await relayed.watch('blob', (c) => seen.relayedData.push(tagOf(c.value)));
+  await direct.call('emitBurst', { size: 17_000_000, tag: 'big' });
+  await direct.call('setBlob', { size: 17_000_000, tag: 'big' });
+  await runner.waitFor(/could not send on link[^\n]*above the limit/, { stream: 'stderr' });
+  await runner.waitFor(/could not forward to the server[^\n]*above the limit/, { stream: 'stderr' });
+  await direct.call('emitBurst', { size: 10, tag: 'after' });
+  await direct.call('setBlob', { size: 10, tag: 'after' });
+  for (const c of Object.values(seen)) assert.deepEqual(await c.next(1), ['after'], 'the big one never arrives, the next one does');
+  assert.equal(await direct.call('big', { size: 3 }), 'xxx', 'the link is still up');
+  assert.equal(await relayed.call('hello'), 'hello');
+  noUnhandled(runner, server.proc);
+});
+
+test('a pushed event or value that grows past the server\'s limit when relayed to a client is dropped with a logged reason; the client gets the next ones', async (t) => {
+  const limit = 100_000;
+  const server = await startServer(t, ['--max-message-bytes', String(limit)]);
+  const runner = await startRunner(t, server.url, [SENDS]);
+  const relayed = await (await connectClient(t, server.url, SERVER_ROUTE_ONLY)).startSession('Sends');
+  const events = new Collector<string>();
+  const values = new Collector<string>();
+  await relayed.onEvent('burst', (e) => events.push(tagOf(e.args.text)));
+  await relayed.watch('blob', (c) => values.push(tagOf(c.value)));
+  // The runner names the service ("Sends"), the server the session (a longer id): the largest push that
+  // still reaches the server is too big for the client once relayed.
+  const largest = (push: (text: string) => Record<string, unknown>) => {
+    let size = limit - 100;
+    while (encodeMessage(push('big'.padEnd(size + 1, 'x')) as never).length <= limit) size++;
+    assert.ok(encodeMessage(push('big'.padEnd(size, 'x')) as never).length <= limit);
+    return size;
+  };
+  const eventSize = largest((text) => ({ type: 'event', service: 'Sends', name: 'burst', args: { text } }));
+  const dataSize = largest((value) => ({ type: 'data', service: 'Sends', path: 'blob', value }));
+  assert.ok(encodeMessage({ type: 'event', session: relayed.id, name: 'burst', args: { text: 'big'.padEnd(eventSize, 'x') } }).length > limit);
+  assert.ok(encodeMessage({ type: 'data', session: relayed.id, path: 'blob', value: 'big'.padEnd(dataSize, 'x') }).length > limit);
+  await relayed.call('emitBurst', { size: eventSize, tag: 'big' });
+  await server.proc.waitFor(/push dropped[^\n]*above the limit/, { stream: 'stderr' });
+  await relayed.call('setBlob', { size: dataSize, tag: 'big' });
+  await server.proc.waitFor(/(push dropped[^\n]*above the limit[\s\S]*){2}/, { stream: 'stderr' });
+  await relayed.call('emitBurst', { size: 10, tag: 'after' });
+  await relayed.call('setBlob', { size: 10, tag: 'after' });
+  assert.deepEqual(await events.next(1), ['after']);
+  assert.deepEqual(await values.next(1), ['after']);
   noUnhandled(runner, server.proc);
 });
