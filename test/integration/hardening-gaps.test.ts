@@ -5,7 +5,8 @@ import type { PeerwayError } from '../../src/errors.js';
 import { parseInstructions } from '../../src/routing/instructions.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { PROTOCOL_VERSION } from '../../src/wire/messages.js';
-import { Collector, connectClient, fixture, startRunner, startServer } from '../helpers/harness.js';
+import { MAX_BODY_BYTES } from '../../src/http/gateway.js';
+import { Collector, connectClient, example, fixture, startRunner, startServer } from '../helpers/harness.js';
 import { HARD, goodClientWorks } from '../helpers/hard-service.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 
@@ -150,4 +151,65 @@ test('a pushed event or value that grows past the server\'s limit when relayed t
   assert.deepEqual(await events.next(1), ['after']);
   assert.deepEqual(await values.next(1), ['after']);
   noUnhandled(runner, server.proc);
+});
+
+test('a slow subscriber that is dropped finds LIMIT_EXCEEDED as the last message before the close, on the server route and on a direct link', async (t) => {
+  const bounds = ['--soft-queued-bytes', String(64 * 1024), '--max-held-bytes', String(256 * 1024)];
+  const server = await startServer(t, bounds);
+  const runner = await startRunner(t, server.url, [SENDS], bounds);
+  const profile = (bearers: string[]) => ({ bearers, host: 'x', version: PROTOCOL_VERSION });
+  // Through the server: subscribed to burst, then never reads.
+  const relayed = await RawPeer.connect(server.port);
+  t.after(() => relayed.close());
+  const r = ((await relayed.request({ type: 'start', service: 'Sends', client: profile([]) })) as { value: { session: string } }).value.session;
+  await relayed.request({ type: 'ready', session: r, routes: {} });
+  await relayed.request({ type: 'subscribe', session: r, kind: 'event', name: 'burst' });
+  // On the reliable link: burst routed there, subscribed on the link, which never reads.
+  const owner = await RawPeer.connect(server.port);
+  t.after(() => owner.close());
+  const started = (await owner.request({ type: 'start', service: 'Sends', client: profile(['connect.bearer.tcp']) })) as { value: { session: string; routing: string } };
+  const d = started.value.session;
+  const link = parseInstructions(started.value.routing).links.find((l) => l.name === 'reliable')!;
+  const onLink = await RawPeer.connect(link.address.port!, { role: 'link', token: link.token, session: d, link: 'reliable' });
+  t.after(() => onLink.close());
+  await owner.request({ type: 'ready', session: d, routes: { 'event:burst': { linkType: 'direct', link: 'reliable' } } });
+  assert.equal((await onLink.request({ type: 'subscribe', session: d, kind: 'event', name: 'burst' })).type, 'reply');
+  relayed.pause();
+  onLink.pause();
+  // Twenty megabytes of events at once, more than the socket buffers and the bounds hold: by the time the
+  // call is answered both subscribers were dropped (the runner emits before it replies, and the server
+  // relays the events before the reply). Read now: what was queued, then the notice, then the close.
+  const good = await (await connectClient(t, server.url, SERVER_ROUTE_ONLY)).startSession('Sends');
+  await good.call('flood', { count: 80, size: 256 * 1024 });
+  relayed.socket.resume();
+  onLink.socket.resume();
+  for (const [peer, where] of [[relayed, 'server route'], [onLink, 'direct link']] as const) {
+    await closedWithin(peer, 10_000, `the slow subscriber on the ${where}`);
+    const last = peer.received.at(-1);
+    assert.equal(last?.type, 'error', `the last message on the ${where} is the notice`);
+    const notice = last as { id?: number; error: { code: string; message: string } };
+    assert.equal(notice.id, undefined, 'a notice for the connection, not an answer');
+    assert.equal(notice.error.code, 'LIMIT_EXCEEDED');
+    assert.match(notice.error.message, /closed as a slow consumer/);
+    const events = peer.received.filter((m) => m.type === 'event').length;
+    assert.ok(events > 0 && events < 80, `the ${where} got some of the events before the notice, not all (${events})`);
+  }
+  await server.proc.waitFor(/does not keep up with its subscriptions/, { stream: 'stderr' });
+  await runner.waitFor(/does not keep up with its subscriptions/, { stream: 'stderr' });
+  assert.equal(await good.call('hello'), 'hello');
+  noUnhandled(runner, server.proc);
+});
+
+test('the gateway answers a request body above its 1 MiB bound with 400 BAD_ARGUMENT, and goes on serving', async (t) => {
+  const server = await startServer(t, ['--service', example('vehicle.xml'), '--http', '0']);
+  const [, address] = await server.proc.waitFor(/^listening http (\S+)$/m);
+  const url = `http://${address}/api/services/Vehicle/methods/getVin`;
+  const big = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(MAX_BODY_BYTES) }) });
+  assert.equal(big.status, 400);
+  const { error } = (await big.json()) as { error: { code: string; message: string } };
+  assert.equal(error.code, 'BAD_ARGUMENT');
+  assert.match(error.message, /body is too large/i);
+  const services = await fetch(`http://${address}/api/services`);
+  assert.equal(services.status, 200);
+  noUnhandled(server.proc);
 });
