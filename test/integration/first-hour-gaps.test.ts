@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeTestCertificates } from '../helpers/certs.js';
+import { startServerWith, writeConfig } from '../helpers/adapters.js';
+import { fixture, runPeerway } from '../helpers/harness.js';
+
+/**
+ * Points of the first-hour issue (#11) the first round of tests left unproved, on real processes.
+ */
+
+const TYPES = fixture('definitions', 'types.xml');
+const SSL = 'connect.bearer.ssl';
+
+/** A runner that must stop by itself (not be stopped at the end of `timeoutMs`), with an error and no retry. */
+async function runnerStops(args: string[]): Promise<string> {
+  const r = await runPeerway(['runner', ...args, TYPES], { timeoutMs: 20_000 });
+  assert.notEqual(r.code, 'SIGTERM', `it stopped by itself; stderr:\n${r.stderr}`);
+  assert.notEqual(r.code, 0);
+  assert.doesNotMatch(r.stderr, /retrying|reconnecting/, 'it did not retry');
+  return r.stderr;
+}
+
+test('a runner pointed at a TLS port, or at one whose certificate does not verify, stops with the reason instead of retrying', async (t) => {
+  const certs = await makeTestCertificates();
+  const config = await writeConfig(certs.dir, 'runner-tls.xml', [
+    { type: SSL, attributes: { port: '0', ...certs.server } },
+    { type: SSL, attributes: { port: '0', ...certs.expired } },
+  ]);
+  const server = await startServerWith(['--config', config], 2);
+  t.after(() => server.stop());
+  const [good, expired] = server.listeners.map((l) => l.address);
+  // Plain tcp to the TLS port.
+  assert.match(await runnerStops(['--server', `tcp://${good}`]), /CONNECT_FAILED[^\n]*the port is a connect\.bearer\.ssl \(TLS\) port: connect with ssl:\/\//);
+  // ssl, but without the CA that signed the server's certificate.
+  assert.match(await runnerStops(['--server', `ssl://${good}`, '--ca', certs.otherCa.certificate]), /CONNECT_FAILED[^\n]*is not signed by a trusted CA/);
+  // ssl to an expired certificate.
+  assert.match(await runnerStops(['--server', `ssl://${expired}`, '--ca', certs.ca.certificate]), /CONNECT_FAILED[^\n]*expired on/);
+});
