@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeTestCertificates } from '../helpers/certs.js';
 import { startServerWith, writeConfig } from '../helpers/adapters.js';
-import { fixture, runPeerway } from '../helpers/harness.js';
+import { connectClient, fixture, runPeerway, startRunner, startServer } from '../helpers/harness.js';
 
 /**
  * Points of the first-hour issue (#11) the first round of tests left unproved, on real processes.
@@ -35,4 +35,18 @@ test('a runner pointed at a TLS port, or at one whose certificate does not verif
   assert.match(await runnerStops(['--server', `ssl://${good}`, '--ca', certs.otherCa.certificate]), /CONNECT_FAILED[^\n]*is not signed by a trusted CA/);
   // ssl to an expired certificate.
   assert.match(await runnerStops(['--server', `ssl://${expired}`, '--ca', certs.ca.certificate]), /CONNECT_FAILED[^\n]*expired on/);
+});
+
+test('the server logs why each session ended: stopped by its client, or its service went away', async (t) => {
+  const server = await startServer(t);
+  const runner = await startRunner(t, server.url, [TYPES]);
+  const client = await connectClient(t, server.url, { agent: 'session-end-test' });
+  const stopped = await client.startSession('Types');
+  const gone = await client.startSession('Types');
+  const [stoppedId, goneId] = [stopped.id, gone.id];
+  await stopped.stop();
+  const line = (id: string) => new RegExp(`session ended[^\\n]*"session":"${id}"[^\\n]*"reason":"([^"]*)"`);
+  assert.equal((await server.proc.waitFor(line(stoppedId), { stream: 'stderr' }))[1], 'stopped by its client');
+  runner.child.kill('SIGKILL');
+  assert.match((await server.proc.waitFor(line(goneId), { stream: 'stderr' }))[1], /^service Types went away: the runner at .* disconnected$/);
 });
