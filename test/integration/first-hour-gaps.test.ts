@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { unlink } from 'node:fs/promises';
 import { makeTestCertificates } from '../helpers/certs.js';
 import { startServerWith, writeConfig } from '../helpers/adapters.js';
-import { connectClient, fixture, runPeerway, startRunner, startServer } from '../helpers/harness.js';
+import type { DataChange } from '../../src/client/session.js';
+import { Collector, connectClient, fixture, runPeerway, startRunner, startServer } from '../helpers/harness.js';
 
 /**
  * Points of the first-hour issue (#11) the first round of tests left unproved, on real processes.
@@ -49,4 +51,36 @@ test('the server logs why each session ended: stopped by its client, or its serv
   assert.equal((await server.proc.waitFor(line(stoppedId), { stream: 'stderr' }))[1], 'stopped by its client');
   runner.child.kill('SIGKILL');
   assert.match((await server.proc.waitFor(line(goneId), { stream: 'stderr' }))[1], /^service Types went away: the runner at .* disconnected$/);
+});
+
+test('runtime data bigger than one udp datagram from the start is watched over the unreliable link: the first value and the next arrive whole', async (t) => {
+  const server = await startServer(t);
+  await startRunner(t, server.url, [fixture('p2p', 'udp-data.xml')]);
+  const s = await (await connectClient(t, server.url)).startSession('UdpData');
+  assert.deepEqual(s.routeFor('data', 'big'), { linkType: 'direct', link: 'unreliable', bearer: 'connect.bearer.udp' });
+  const changes = new Collector<DataChange>();
+  const watch = await s.watch('big', changes.push);
+  assert.equal(watch.snapshot, 'first'.padEnd(6000, 'x'), 'the first value, in fragments, whole');
+  // A later change is a push: resent until one arrives whole (a lost fragment loses the message, as a lost datagram would).
+  const arrived = () => changes.items.find((c) => c.value === 'second'.padEnd(5000, 'x'));
+  for (let i = 0; i < 20 && !arrived(); i++) {
+    await s.call('setBig', { size: 5000, tag: 'second' });
+    await changes.next(changes.items.length + 1, 1000).catch(() => undefined);
+  }
+  assert.ok(arrived(), `the change arrived whole; got ${changes.items.map((c) => String(c.value).length).join(', ')}`);
+  assert.deepEqual([arrived()!.route, arrived()!.link], ['direct', 'unreliable']);
+});
+
+test("a direct link that cannot be opened is blamed on the service's runner, not on the server", async (t) => {
+  const server = await startServer(t);
+  await startRunner(t, server.url, [fixture('p2p', 'link-gone.xml')]);
+  await unlink('/tmp/peerway-test-link-gone.sock'); // the runner's link socket is gone: opening the link fails
+  const client = await connectClient(t, server.url);
+  const warnings: string[] = [];
+  client.on('warning', (w: string) => warnings.push(w));
+  const s = await client.startSession('LinkGone');
+  assert.equal(s.routeFor('method', 'echo').linkType, 'server');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /link ipc \(connect\.bearer\.local\) could not be opened: .*\(is the runner of LinkGone running and listening there\?\); using the server route instead/);
+  assert.doesNotMatch(warnings[0], /is the server running/);
 });
