@@ -33,7 +33,7 @@ export interface ServiceApi {
 }
 
 // `any` on purpose: arguments were checked against the definition before the call, and handlers
-// destructure them (`({ a, b }) => a + b`); `peerway codegen` gives typed handlers instead.
+// destructure them (`({ a, b }) => a + b`). Typed handlers await code generation (not built yet, README).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type MethodHandler = (args: Record<string, any>, ctx: CallContext) => unknown;
 

@@ -100,3 +100,19 @@ test('inside the checkout `npx peerway` runs this package, as the README\'s npx 
   const { stdout } = await promisify(execFile)('npx', ['--offline', 'peerway', '--version'], { cwd: ROOT, timeout: 60_000 });
   assert.equal(stdout.trim(), pkg.version);
 });
+
+test('every `peerway COMMAND` the README or a source comment names is a command of peerway --help', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bin', 'peerway'), '--help'], { cwd: ROOT, timeout: 30_000 });
+  const commands = new Set([...stdout.slice(stdout.indexOf('Commands:')).matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]));
+  assert.ok(commands.has('server') && commands.has('demo'), `read the commands as ${[...commands].join(', ')}`);
+  const named = new Map<string, string>();
+  const note = (text: string, where: string, pattern: RegExp) => {
+    for (const m of text.matchAll(pattern)) if (!named.has(m[1])) named.set(m[1], where);
+  };
+  // The README: every mention; source comments: commands in backquotes (prose says "peerway in …").
+  note(await readme(), 'README.md', /\bpeerway ([a-z][a-z-]*)\b/g);
+  const sources = (await readdir(path.join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'));
+  for (const file of sources) note(await readFile(path.join(ROOT, 'src', file), 'utf8'), `src/${file}`, /`(?:npx )?peerway ([a-z][a-z-]*)\b/g);
+  const unknown = [...named].filter(([command]) => !commands.has(command)).map(([command, where]) => `peerway ${command} (${where})`);
+  assert.deepEqual(unknown, [], 'commands that do not exist');
+});
