@@ -111,9 +111,10 @@ export interface Bearer {
   formatUrl?(address: BearerAddress): string;
   /**
    * The likely cause when a peer at `address` closed the connection during the hello without a word (a
-   * plain tcp client on a TLS port), or undefined when this bearer has no better guess.
+   * plain tcp client on a TLS port), or undefined when this bearer has no better guess. `permanent` when
+   * the bearer made sure of it (the port answered a TLS handshake): retrying the same address cannot help.
    */
-  explainSilentClose?(address: BearerAddress): string | undefined;
+  explainSilentClose?(address: BearerAddress, options?: ConnectOptions): Promise<{ reason: string; permanent: boolean } | undefined>;
   listen(address: BearerAddress, onConnection: (connection: MessageConnection) => void, options?: BearerOptions): Promise<Listener>;
   connect(address: BearerAddress, options?: ConnectOptions): Promise<MessageConnection>;
 }

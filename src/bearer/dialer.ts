@@ -52,9 +52,13 @@ export class Dialer {
         ...(helloSignal ? { signal: helloSignal } : {}),
       });
     } catch (err) {
-      const cause = err instanceof PeerwayError && err.code === 'CONNECTION_CLOSED' ? bearer.explainSilentClose?.(this.address) : undefined;
+      const cause = err instanceof PeerwayError && err.code === 'CONNECTION_CLOSED' ? await bearer.explainSilentClose?.(this.address, connectOptions) : undefined;
       if (!cause) throw err;
-      throw new PeerwayError('CONNECT_FAILED', `cannot connect to ${this.url}: ${cause}`, { cause: err, details: { address: this.url } });
+      // permanent: a runner or a reconnecting client stops instead of retrying what cannot work.
+      throw new PeerwayError('CONNECT_FAILED', `cannot connect to ${this.url}: ${cause.reason}`, {
+        cause: err,
+        details: { address: this.url, ...(cause.permanent ? { permanent: true } : {}) },
+      });
     }
   }
 }

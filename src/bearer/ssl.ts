@@ -217,7 +217,8 @@ function describeUntrustedServer(socket: tls.TLSSocket, peer: string, expectedNa
   const code = String(socket.authorizationError ?? 'UNKNOWN');
   const cert = socket.getPeerCertificate();
   const subject = cert.subject ? ` (subject "${dn(cert.subject)}", issuer "${dn(cert.issuer)}")` : '';
-  const details = { tlsError: code, subject: cert.subject ? dn(cert.subject) : undefined };
+  // permanent: the same certificate will not verify on the next try (a runner stops instead of retrying).
+  const details = { tlsError: code, subject: cert.subject ? dn(cert.subject) : undefined, permanent: true };
   let why: string;
   if (UNTRUSTED_CA.has(code)) {
     const selfSigned = code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? ', it is self-signed' : '';

@@ -19,6 +19,7 @@ export interface LimitCliOptions {
   maxSessions?: number;
   maxPartialFrameBytes?: number;
   maxDefinitionBytes?: number;
+  helloTimeout?: number;
 }
 
 /**
@@ -30,6 +31,7 @@ export function addLimitOptions(cmd: Command, role: 'server' | 'runner'): Comman
   cmd
     .option('--keepalive <ms>', `silence after which a peer is pinged; one that does not answer within --keepalive-timeout is dropped (0 = off; default ${d.keepAliveMs})`, wholeNumberArg)
     .option('--keepalive-timeout <ms>', `time a peer has to answer a keepalive (default ${d.keepAliveTimeoutMs})`, wholeNumberArg)
+    .option('--hello-timeout <ms>', `time a peer that connected has to send its hello before it is closed (0 = off; default ${d.helloTimeoutMs})`, wholeNumberArg)
     .option('--max-queued-bytes <n>', `bytes queued for a peer that does not read, above which it is dropped with LIMIT_EXCEEDED (default ${d.maxQueuedBytes})`, wholeNumberArg)
     .option('--soft-queued-bytes <n>', `bytes queued above which pushes to a subscriber are held: runtime data coalesced, events kept (default ${d.softQueuedBytes})`, wholeNumberArg)
     .option('--max-held-bytes <n>', `bytes of pushes held for a slow subscriber before it is dropped (default ${d.maxHeldBytes})`, wholeNumberArg)
@@ -52,5 +54,6 @@ export function limitsFrom(opts: LimitCliOptions): Limits {
     maxSessionsPerConnection: opts.maxSessions,
     maxPartialFrameBytes: opts.maxPartialFrameBytes,
     maxDefinitionBytes: opts.maxDefinitionBytes,
+    helloTimeoutMs: opts.helloTimeout,
   };
 }

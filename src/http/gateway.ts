@@ -24,6 +24,9 @@ export interface GatewayOptions {
 /** How long stop() lets requests in progress finish before it cuts their connections. */
 const STOP_GRACE_MS = 1000;
 
+/** Largest HTTP request body accepted; a bigger one is answered 400 BAD_ARGUMENT (README, "Limits and guarantees"). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 /** What the route modules get: the broker API, who is calling, and the shared pieces. */
 export interface GatewayContext {
   broker: Broker;
@@ -80,7 +83,7 @@ export class HttpGateway {
     // Typed as fastify's logger: a pino logger is one, but fastify's generics would otherwise take pino's own type.
     const logger: FastifyBaseLogger = options.log.child({ component: 'http' });
     // No per-request log lines: the gateway logs what matters (refusals, dropped streams) itself.
-    this.app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 });
+    this.app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: MAX_BODY_BYTES });
     this.app.addHook('onRequest', async (request) => {
       const refusal = checkHostName(request.headers.host, options.host, options.origins ?? []);
       if (refusal !== undefined) {

@@ -7,8 +7,8 @@ import { PROTOCOL_VERSION } from '../wire/messages.js';
 /** Pushes to a stateless HTTP caller's sessions go nowhere: it asks, it gets an answer, that is all. */
 const NOWHERE: SessionSink = { event: () => undefined, data: () => undefined, ended: () => undefined };
 
-/** Sessions an HTTP caller identity keeps at most (one per service it used). */
-const MAX_SESSIONS = 256;
+/** Sessions an HTTP caller identity keeps at most (one per service it used); the oldest is stopped for another. */
+export const MAX_SESSIONS = 256;
 
 /**
  * The broker as stateless HTTP requests use it (Kanzi's `serviceinvoke`, the JSON API's calls): one

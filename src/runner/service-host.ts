@@ -266,6 +266,7 @@ export class ServiceHost {
     try {
       const { channel } = await acceptHandshake(connection, label, {
         roles: ['link'],
+        timeoutMs: this.options.limits.helloTimeoutMs,
         peer: `peerway-runner/${process.pid}/${this.name}/${link}`,
         verify: (hello) => {
           session = this.authenticate(hello.session, hello.token, hello.link, link);

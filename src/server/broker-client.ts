@@ -140,7 +140,7 @@ export class BrokerClient {
     const s = this.session(id);
     this.sessions.delete(id);
     this.broker.remove(s);
-    this.broker.log.info({ session: id, service: s.service }, 'session stopped');
+    this.broker.log.info({ session: id, service: s.service, identity: s.identity.name, reason: 'stopped by its client' }, 'session ended');
   }
 
   /**
@@ -225,7 +225,8 @@ export class BrokerClient {
       s.detach(this.broker.detachedSessionTtlMs, () => {
         if (s.sink !== undefined) return;
         this.broker.remove(s);
-        this.broker.log.info({ session: s.id, service: s.service }, 'detached session expired');
+        const reason = `its client's connection went away and nobody attached the session again within ${this.broker.detachedSessionTtlMs} ms`;
+        this.broker.log.info({ session: s.id, service: s.service, identity: s.identity.name, reason }, 'session ended');
       });
     }
     this.sessions.clear();

@@ -210,6 +210,7 @@ export class Broker {
       if (s.entry !== entry) continue;
       this.sessions.delete(s.id);
       s.end(reason);
+      this.log.info({ session: s.id, service: name, identity: s.identity.name, reason: reason.message }, 'session ended');
     }
     entry.sessions.clear();
     this.log.warn({ service: name, reason: reason.message }, 'service unregistered');
@@ -354,6 +355,7 @@ export class Broker {
     for (const s of [...this.sessions.values()]) {
       this.remove(s);
       s.end(reason);
+      this.log.info({ session: s.id, service: s.service, identity: s.identity.name, reason: reason.message }, 'session ended');
     }
   }
 }

@@ -13,7 +13,9 @@ import type { SessionSink } from './broker-session.js';
  */
 export function serveClient(broker: Broker, channel: Channel, caller: Caller, limits: PushLimits = DEFAULT_PUSH_LIMITS): ChannelHandlers {
   // Pushes go through an outbox: a client that stops reading gets runtime data coalesced, then is dropped.
-  const outbox = new PushOutbox(channel, limits);
+  // One the connection refuses (above its message limit: the session id it carries is longer than the
+  // service name the runner sent) is dropped, and said so.
+  const outbox = new PushOutbox(channel, limits, (error) => broker.log.warn({ peer: caller.label, reason: error.message }, 'push dropped'));
   const push = (message: Push, coalesceKey?: string) => {
     let bytes: Uint8Array;
     try {

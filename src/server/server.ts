@@ -170,6 +170,7 @@ export class PeerwayServer {
       accepted = await acceptHandshake(connection, label, {
         roles: ['client', 'runner'],
         peer: this.peerName,
+        timeoutMs: this.limits.helloTimeoutMs,
         verify: async (hello) => {
           identity = await this.authenticator.authenticate(hello, connection);
         },

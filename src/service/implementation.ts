@@ -33,7 +33,8 @@ export interface ServiceApi {
 }
 
 // `any` on purpose: arguments were checked against the definition before the call, and handlers
-// destructure them (`({ a, b }) => a + b`); `peerway codegen` gives typed handlers instead.
+// destructure them (`({ a, b }) => a + b`); `peerway codegen` gives typed handlers instead (the generated
+// service interface, README "Typed code from definitions").
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type MethodHandler = (args: Record<string, any>, ctx: CallContext) => unknown;
 

@@ -471,13 +471,30 @@ export class Channel {
     }
   }
 
+  /**
+   * Sends an error reply. One that cannot be sent as it is (details the codec refuses, such as an integer
+   * wider than 64 bits; a message above the frame limit) goes again with its code and a short message
+   * saying why, without details: the caller gets a typed error, never a silence that ends in TIMEOUT. The
+   * failure is reported as a fault.
+   */
   private replyError(id: number, err: unknown): void {
     if (this.closed) return;
-    const message: ErrorMessage = { type: 'error', id, error: PeerwayError.from(err).toWire() };
+    const error = PeerwayError.from(err);
+    const message: ErrorMessage = { type: 'error', id, error: error.toWire() };
     try {
       this.send(message);
+      return;
     } catch (sendError) {
       this.fault(sendError, message);
+      if (this.closed) return;
+      const why = PeerwayError.from(sendError).message;
+      const text = error.message.length > MAX_FALLBACK_MESSAGE ? `${error.message.slice(0, MAX_FALLBACK_MESSAGE)}…` : error.message;
+      const plain: ErrorMessage = { type: 'error', id, error: { code: error.code, message: `${text} (the full error could not be sent: ${why})` } };
+      try {
+        this.send(plain);
+      } catch (again) {
+        this.fault(again, plain);
+      }
     }
   }
 
@@ -548,6 +565,9 @@ export class Channel {
     return this.pending.size;
   }
 }
+
+/** Longest error text kept when an error reply is sent again without its details. */
+const MAX_FALLBACK_MESSAGE = 4096;
 
 const REQUEST_KINDS: ReadonlySet<string> = new Set(REQUEST_TYPES);
 const PUSH_KINDS: ReadonlySet<string> = new Set(PUSH_TYPES);

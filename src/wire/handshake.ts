@@ -4,7 +4,8 @@ import { Channel } from './channel.js';
 import type { Hello, Role } from './messages.js';
 import { PROTOCOL_VERSION } from './messages.js';
 
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+/** How long a peer has to say hello (accepting side) or to answer one (dialling side), unless told otherwise. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 /** Longest agent, token, session or link name a hello may carry: they end up in logs and labels. */
 const MAX_HELLO_FIELD = 256;
 
@@ -74,6 +75,7 @@ export interface AcceptOptions {
   roles: readonly Role[];
   /** Name announced in the welcome. */
   peer: string;
+  /** How long the peer has to send its hello; 0 = no deadline (default 5 s). */
   timeoutMs?: number;
   /**
    * Extra check (a link token, the caller's credentials); throw (or reject) with a PeerwayError to refuse.
@@ -99,7 +101,7 @@ export function acceptHandshake(connection: MessageConnection, peerLabel: string
       channel.fail(err);
       reject(err);
     };
-    const timer = setTimeout(() => refuse(new PeerwayError('TIMEOUT', `no hello within ${timeoutMs} ms`)), timeoutMs);
+    const timer = timeoutMs > 0 ? setTimeout(() => refuse(new PeerwayError('TIMEOUT', `no hello within ${timeoutMs} ms`)), timeoutMs) : undefined;
     channel.takeFirstMessage((m) => {
       if (m.type !== 'hello') {
         refuse(new PeerwayError('PROTOCOL', `the first message must be "hello", got "${m.type}"`));

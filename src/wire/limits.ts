@@ -1,6 +1,7 @@
 import { DEFAULT_LIMITS, type ChannelLimits } from './channel.js';
 import { DEFAULT_MAX_DEFINITION_BYTES } from '../definition/parse-definition.js';
 import { DEFAULT_MAX_PARTIAL_FRAME_BYTES } from './frame-decoder.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './handshake.js';
 import { DEFAULT_PUSH_LIMITS, type PushLimits } from './push-outbox.js';
 
 /**
@@ -14,6 +15,8 @@ export interface Limits extends ChannelLimits, Partial<PushLimits> {
   maxPartialFrameBytes?: number;
   /** Largest service definition accepted (from files, and in a runner's registration). */
   maxDefinitionBytes?: number;
+  /** How long a peer that connected has to send its hello before it is closed (clients, runners, links). */
+  helloTimeoutMs?: number;
 }
 
 export const DEFAULT_SESSIONS_PER_CONNECTION = 1000;
@@ -26,6 +29,7 @@ export function resolveLimits(limits: Limits = {}): Required<Limits> {
     maxSessionsPerConnection: DEFAULT_SESSIONS_PER_CONNECTION,
     maxPartialFrameBytes: DEFAULT_MAX_PARTIAL_FRAME_BYTES,
     maxDefinitionBytes: DEFAULT_MAX_DEFINITION_BYTES,
+    helloTimeoutMs: DEFAULT_HANDSHAKE_TIMEOUT_MS,
     ...defined,
   };
 }

@@ -65,7 +65,7 @@ describe('certificate and bearer problems reach the peerway call user as their o
   it('tells a plain tcp client on an ssl port to use ssl://', async () => {
     await callFails(
       ['--server', `tcp://${addr.good}`],
-      re(`cannot connect to tcp://${addr.good}: the server closed the connection during the hello without answering; the port may be a connect.bearer.ssl (TLS) port: connect with ssl://${addr.good} and pass the CA that signed its certificate with --ca FILE`),
+      re(`cannot connect to tcp://${addr.good}: the server closed the connection during the hello without answering; the port is a connect.bearer.ssl (TLS) port: connect with ssl://${addr.good} and pass the CA that signed its certificate with --ca FILE`),
     );
     await server.proc.waitFor(/sent bytes that are not TLS to the connect\.bearer\.ssl port, so it was closed/, { stream: 'stderr' });
   });
