@@ -45,7 +45,7 @@ async function gateway(t: TestContext, extra: string[] = []) {
 
 const text = (page: Page, testid: string) => page.getByTestId(testid).textContent();
 
-test('the inspector shows services, a live value, call results and typed errors, and a direct and a server route side by side', async (t) => {
+test('the inspector shows services, a live value, call results and typed errors, a direct and a server route side by side with warnings, all live without polling', async (t) => {
   const { server, base } = await gateway(t);
   await startRunner(t, server.url, [example('forked-runtime-data.xml')]);
   // A Node client offers tcp: it takes ForkedRuntimeData's direct route; the page (a browser) takes the server one.
@@ -54,8 +54,17 @@ test('the inspector shows services, a live value, call results and typed errors,
   await forked.watch('', () => undefined);
   assert.equal(forked.routeFor('data', 'value').linkType, 'direct');
 
+  // A client without tcp is told why it takes the server route: the inspector shows that warning.
+  const noTcp = await connectClient(t, server.url, { withoutBearers: ['connect.bearer.tcp'] });
+  const warned = await noTcp.startSession('ForkedRuntimeData');
+  assert.equal(warned.routeFor('data', 'value').linkType, 'server');
+  assert.equal(warned.warnings.length, 1, `one warning: ${JSON.stringify(warned.warnings)}`);
+
   const page = await openPage(t, await openBrowser(t), `${base}/`);
   await page.waitForSelector('[data-testid="connection"][data-state="connected"]', WAIT);
+  // Every live part comes over the one WebSocket: no HTTP request is made once the page is connected.
+  const requests: string[] = [];
+  page.on('request', (r) => !r.url().endsWith('/favicon.ico') && requests.push(`${r.method()} ${r.url()}`));
   assert.equal(await page.title(), 'Peerway inspector');
   for (const name of ['Lab', 'ForkedRuntimeData']) await page.getByTestId(`service-${name}`).waitFor(WAIT);
   assert.match((await text(page, 'method-Lab-add')) ?? '', /add\(a: int, b: int\) → int/);
@@ -86,20 +95,27 @@ test('the inspector shows services, a live value, call results and typed errors,
 
   // Sessions: the Node client's direct route and the page's server route for the same runtime data.
   const forkedRows = page.locator('[data-testid="sessions"] tr[data-service="ForkedRuntimeData"]');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid="sessions"] tr[data-service="ForkedRuntimeData"]').length === 2, undefined, WAIT);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="sessions"] tr[data-service="ForkedRuntimeData"]').length === 3, undefined, WAIT);
   const direct = forkedRows.filter({ has: page.locator('.route-direct') });
   const viaServer = forkedRows.filter({ has: page.locator('.route-server') });
   assert.equal(await direct.count(), 1);
-  assert.equal(await viaServer.count(), 1);
+  assert.equal(await viaServer.count(), 2);
+  const warningRow = forkedRows.filter({ hasText: warned.id });
+  assert.equal((await warningRow.getByTestId('warnings').textContent())?.trim(), warned.warnings[0]);
   assert.match((await direct.locator('.route-direct').textContent()) ?? '', /^direct · rt_link · tcp$/);
   assert.match((await direct.textContent()) ?? '', new RegExp(forked.id));
-  assert.match((await viaServer.textContent()) ?? '', /this page/);
+  assert.match((await viaServer.filter({ hasText: 'this page' }).textContent()) ?? '', /this page/);
 
   // Relay counters are pushed as they change: the form's two good calls went through the server (the bad
   // argument was refused by the gateway before it).
   await page.waitForFunction(() => document.querySelector('[data-testid="stats-Lab"]')?.children[2]?.textContent === '2', undefined, WAIT);
   assert.match((await text(page, 'policy')) ?? '', /No access policy/);
   assert.equal(await page.getByTestId('token-form').isHidden(), true, 'no token field without a policy');
+
+  // ForkedRuntimeData counts up once a second: the page shows each new value without asking for it.
+  const shown = await text(page, 'value-ForkedRuntimeData-value');
+  await page.waitForFunction((before) => document.querySelector('[data-testid="value-ForkedRuntimeData-value"]')?.textContent !== before, shown, WAIT);
+  assert.deepEqual(requests, [], 'no request after the page connected: live parts come over the WebSocket, never by polling');
 });
 
 test('the browser client loads in a page on its own (no Node imports): calls, events, runtime data, typed errors, deadlines, a closed socket', async (t) => {
