@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
@@ -97,8 +98,15 @@ test('inside the checkout `npx peerway` runs this package, as the README\'s npx 
   const text = await readme();
   assert.match(text, /Inside the package directory\s+`npx peerway <command>` runs this checkout's `bin\/peerway`/);
   const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  const { stdout } = await promisify(execFile)('npx', ['--offline', 'peerway', '--version'], { cwd: ROOT, timeout: 60_000 });
-  assert.equal(stdout.trim(), pkg.version);
+  // A cache of its own: npx links the checkout into npm's cache and builds it there (its prepare script),
+  // about 30 s the first time. A run stopped half-way would leave the user's ~/.npm cache broken for the next.
+  const cache = await mkdtemp(path.join(tmpdir(), 'peerway-npx-cache-'));
+  try {
+    const { stdout } = await promisify(execFile)('npx', ['--offline', 'peerway', '--version'], { cwd: ROOT, timeout: 300_000, env: { ...process.env, npm_config_cache: cache } });
+    assert.equal(stdout.trim(), pkg.version);
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
 });
 
 test('every `peerway COMMAND` the README or a source comment names is a command of peerway --help', async () => {
