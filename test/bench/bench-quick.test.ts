@@ -18,6 +18,7 @@ const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'local', 'ss
 interface FigureJson {
   value: number | null;
   na?: string;
+  extra?: { cpuUsPerOp?: Record<string, number> };
 }
 interface RowJson {
   id: string;
@@ -56,7 +57,8 @@ test('npm run bench -- --quick runs every scenario, prints the table and writes 
     for (const r of s.rows) {
       // A Peerway figure is a number, or n/a only because the route the client got was a server route.
       const p = r.peerway;
-      assert.ok(isNumber(p.value) || (p.value === null && /^n\/a \(route /.test(p.na ?? '')), `${s.id}/${r.id}: Peerway figure ${p.value} (${p.na})`);
+      // CPU per call is read from /proc: n/a, with the reason, elsewhere than on Linux.
+      assert.ok(isNumber(p.value) || (p.value === null && /^n\/a \((route |CPU per call)/.test(p.na ?? '')), `${s.id}/${r.id}: Peerway figure ${p.value} (${p.na})`);
       if (r.baseline.value !== null) assert.ok(isNumber(r.baseline.value), `${s.id}/${r.id}: baseline is ${r.baseline.value}`);
     }
     assert.ok(s.rows.some((r) => isNumber(r.baseline.value) && isNumber(r.ratio)), `scenario ${s.id} has no measured ratio`);
@@ -74,6 +76,25 @@ test('npm run bench -- --quick runs every scenario, prints the table and writes 
       assert.equal(oneCore.length, 0);
       assert.ok(scenario.notes.some((n) => /one-core figures/.test(n)), `${id}: no note says why one-core figures are missing`);
     }
+  }
+
+  // CPU µs per call (per delivered update for fan-out) of every process of the pipelined and fan-out series:
+  // a row per comparison with the totals, and the split per process in the figures' JSON and in the notes.
+  if (process.platform === 'linux') {
+    for (const [id, rowIds] of [
+      ['pipelined', ['pipelined-direct-cpu-per-call', 'pipelined-routed-cpu-per-call']],
+      ['fanout', [1, 10, 100].flatMap((n) => [`fanout-direct-${n}-cpu-per-update`, `fanout-server-${n}-cpu-per-update`])],
+    ] as const) {
+      const scenario = report.scenarios.find((s) => s.id === id)! as ScenarioJson & { notes: string[] };
+      for (const rowId of rowIds) {
+        const row = scenario.rows.find((r) => r.id === rowId);
+        assert.ok(row, `${id}: no row ${rowId}`);
+        assert.ok(isNumber(row.baseline.value) && row.baseline.value! > 0, `${rowId}: baseline CPU ${row.baseline.value}`);
+        assert.ok(isNumber(row.baseline.extra?.cpuUsPerOp?.total), `${rowId}: no per-process CPU in the JSON`);
+      }
+      assert.ok(scenario.notes.some((n) => n.startsWith('CPU µs per ')), `${id}: no note with the CPU per process`);
+    }
+    assert.match(run.stdout, /CPU µs per call/);
   }
 
   // The outside references of the fan-out: measured when the broker is installed (CI installs both), and
