@@ -13,6 +13,7 @@ import { renderTable, type BenchReport } from './report.js';
 import type { Scenario } from './scenario.js';
 import { directRtt, grpcRtt, localRtt, routedRtt, sslRtt } from './scenarios/calls.js';
 import { pipelinedCalls } from './scenarios/pipelined.js';
+import { outsidePeers } from './scenarios/peers.js';
 import { udpEvents } from './scenarios/udp-events.js';
 import { fanout } from './scenarios/fanout.js';
 import { slowSubscriber } from './scenarios/slow-subscriber.js';
@@ -24,7 +25,7 @@ import { policyCost } from './scenarios/policy.js';
 import { gateway } from './scenarios/gateway.js';
 
 /** Every scenario, in the order they run and print. */
-export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost, gateway];
+export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, outsidePeers, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost, gateway];
 
 /** The options of the bench (`npm run bench -- …`, parsed in bench/main.ts). */
 export interface BenchOptions {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { ROOT } from '../helpers/harness.js';
 
 /**
@@ -13,7 +14,7 @@ import { ROOT } from '../helpers/harness.js';
  * numbers, that the table was printed and that the JSON results carry the machine description.
  */
 
-const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'local', 'ssl', 'udp-events', 'fanout', 'slow-subscriber', 'codec', 'session-start', 'scale', 'server-cpu', 'policy', 'gateway'];
+const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'peers', 'local', 'ssl', 'udp-events', 'fanout', 'slow-subscriber', 'codec', 'session-start', 'scale', 'server-cpu', 'policy', 'gateway'];
 
 interface FigureJson {
   value: number | null;
@@ -97,6 +98,25 @@ test('npm run bench -- --quick runs every scenario, prints the table and writes 
     assert.match(run.stdout, /CPU µs per call/);
   }
 
+  // The outside peers of calls: measured when their library (a dev dependency) and, for NATS, nats-server
+  // are there, otherwise named as skipped; gRPC-js is a dev dependency that npm install always brings.
+  const peers = report.scenarios.find((s) => s.id === 'peers')! as ScenarioJson & { notes: string[] };
+  for (const [name, id, present] of [
+    ['gRPC-js unary', 'grpc', resolvable('@grpc/grpc-js')],
+    ['socket.io emitWithAck', 'socketio', resolvable('socket.io') && resolvable('socket.io-client')],
+    ['Moleculer TCP transporter', 'moleculer', resolvable('moleculer')],
+    ['NATS request/reply', 'nats', resolvable('nats') && installed('nats-server')],
+  ] as const) {
+    const rows = peers.rows.filter((r) => r.id.endsWith(`-${id}`));
+    if (present) {
+      assert.equal(rows.length, 4, `${name}: RTT and pipelined rows, direct and routed`);
+      for (const r of rows) assert.ok(isNumber(r.baseline.value) && isNumber(r.ratio), `${r.id}: ${r.baseline.value}`);
+    } else {
+      assert.equal(rows.length, 0);
+      assert.ok(peers.notes.some((n) => n.startsWith(`${name}: skipped`)), `no note says ${name} was skipped`);
+    }
+  }
+
   // The outside references of the fan-out: measured when the broker is installed (CI installs both), and
   // otherwise named as skipped, never silently missing.
   const fanout = report.scenarios.find((s) => s.id === 'fanout')! as ScenarioJson & { notes: string[] };
@@ -135,6 +155,16 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | N
       resolve({ code: code ?? signal ?? 1, stdout, stderr });
     });
   });
+}
+
+/** Whether a package resolves from the repository (dev dependencies may be absent in a production install). */
+function resolvable(name: string): boolean {
+  try {
+    createRequire(path.join(ROOT, 'package.json')).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function installed(command: string): boolean {
