@@ -16,7 +16,7 @@ import { checkEcho, type Scenario } from '../scenario.js';
  */
 export const outsidePeers: Scenario = {
   id: 'peers',
-  title: 'outside peers: call RTT and pipelined calls/s',
+  title: 'outside peers: call RTT and calls/s with 100 in flight',
   summary: 'direct and server-routed calls vs gRPC-js, socket.io emitWithAck, Moleculer TCP and NATS request/reply (each skipped with a note when absent): RTT and calls/s with 100 in flight',
   async run(ctx, out) {
     const payload = randomBytes(ctx.plan.payloadBytes);
