@@ -19,6 +19,8 @@ export interface OutsideBroker {
   proto: 'nats' | 'mqtt';
   port: number;
   publisher: RawPeer;
+  /** pid of the broker process. */
+  pid: number;
 }
 
 /** Where `program` is installed, or undefined. */
@@ -33,21 +35,22 @@ export function which(program: string): string | undefined {
 /** Starts an installed broker on a free loopback port and connects the publisher process to it. */
 export async function startBroker(ctx: BenchContext, name: OutsideBroker['name'], program: string): Promise<OutsideBroker> {
   const port = await freePort();
+  let child;
   if (name === 'nats-server') {
-    ctx.external(program, ['-a', '127.0.0.1', '-p', String(port)]);
+    child = ctx.external(program, ['-a', '127.0.0.1', '-p', String(port)]);
   } else {
     const conf = path.join(ctx.tmp, 'mosquitto.conf');
     await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
-    ctx.external(program, ['-c', conf]);
+    child = ctx.external(program, ['-c', conf]);
   }
   await waitForPort(port, 10_000, name);
   const proto = name === 'nats-server' ? 'nats' : 'mqtt';
   const { peer: publisher } = await ctx.rawPeer('broker-clients.mjs', ['--proto', proto, '--port', String(port), '--role', 'pub']);
-  return { name, proto, port, publisher };
+  return { name, proto, port, publisher, pid: child.pid ?? -1 };
 }
 
-/** N subscribers of the broker in one process (one process per side, as for the raw hub). */
-export async function brokerSide(ctx: BenchContext, broker: OutsideBroker, n: number, updates: number, bodyBytes: number, counter: { value: number }): Promise<FanoutSide> {
+/** N subscribers of the broker in one process (one process per side, as for the raw hub); `cpu`: measure CPU per update of the subscriber, broker and publisher processes. */
+export async function brokerSide(ctx: BenchContext, broker: OutsideBroker, n: number, updates: number, bodyBytes: number, counter: { value: number }, cpu = false): Promise<FanoutSide> {
   const { peer: subs } = await ctx.rawPeer('broker-clients.mjs', ['--proto', broker.proto, '--port', String(broker.port), '--role', 'sub', '--subscribers', String(n)]);
   const batch = ctx.plan.fanout.batch;
   return {
@@ -55,6 +58,7 @@ export async function brokerSide(ctx: BenchContext, broker: OutsideBroker, n: nu
     series: {
       key: `${broker.name} ×${n}`,
       deadlineMs: DRAIN_MS + 60_000,
+      ...(cpu ? { processes: { subscribers: subs.pid, [broker.name]: broker.pid, publisher: broker.publisher.pid } } : {}),
       round: async () => {
         const from = counter.value;
         counter.value += updates;
@@ -69,7 +73,7 @@ export async function brokerSide(ctx: BenchContext, broker: OutsideBroker, n: nu
   };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -80,7 +84,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number, name: string): Promise<void> {
+export async function waitForPort(port: number, timeoutMs: number, name: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -67,6 +67,8 @@ export class BenchContext {
   private readonly runners = new Map<string, Promise<PeerwayProcess>>();
   private readonly peers: RawPeer[] = [];
   private readonly echoes = new Map<string, Promise<RawAddress>>();
+  /** pid of the raw echo peer per kind, and of the relay under `relay`. */
+  private readonly rawPids = new Map<string, number>();
   private readonly clients = new Set<PeerwayClient>();
   private readonly controls = new Map<string, Promise<PeerwayClient>>();
   private readonly sessions = new Map<string, Promise<Session>>();
@@ -206,15 +208,18 @@ export class BenchContext {
     if (!e) {
       e = (async (): Promise<RawAddress> => {
         if (kind === 'uds') {
-          const { ready } = await this.rawPeer('echo-server.mjs', ['--uds', path.join(this.tmp, 'raw-echo.sock')]);
+          const { ready, peer } = await this.rawPeer('echo-server.mjs', ['--uds', path.join(this.tmp, 'raw-echo.sock')]);
+          this.rawPids.set(kind, peer.pid);
           return { kind, path: ready };
         }
         if (kind === 'tls') {
           const c = await this.certs();
-          const { ready } = await this.rawPeer('echo-server.mjs', ['--tls', '--cert', c.certificate, '--key', c.key]);
+          const { ready, peer } = await this.rawPeer('echo-server.mjs', ['--tls', '--cert', c.certificate, '--key', c.key]);
+          this.rawPids.set(kind, peer.pid);
           return { kind, port: Number(ready), ca: await readFile(c.ca) };
         }
-        const { ready } = await this.rawPeer('echo-server.mjs', ['--tcp']);
+        const { ready, peer } = await this.rawPeer('echo-server.mjs', ['--tcp']);
+        this.rawPids.set(kind, peer.pid);
         return { kind, port: Number(ready) };
       })();
       this.echoes.set(kind, e);
@@ -228,7 +233,8 @@ export class BenchContext {
     if (!e) {
       e = (async (): Promise<RawAddress> => {
         const target = await this.rawEcho('tcp');
-        const { ready } = await this.rawPeer('relay.mjs', ['--target-port', String((target as { port: number }).port)]);
+        const { ready, peer } = await this.rawPeer('relay.mjs', ['--target-port', String((target as { port: number }).port)]);
+        this.rawPids.set('relay', peer.pid);
         return { kind: 'tcp', port: Number(ready) };
       })();
       this.echoes.set('relay', e);
@@ -259,6 +265,11 @@ export class BenchContext {
     const impl = pathToFileURL(benchFile('services', 'bench-service.mjs')).href;
     await writeFile(path.join(this.tmp, 'bench-ssl.mjs'), `import { makeBenchService } from '${impl}';\nexport default makeBenchService();\n`);
     return file;
+  }
+
+  /** pid of a started raw echo peer (`tcp`, `uds`, `tls`) or of the relay (`relay`); -1 before it started. */
+  rawPid(kind: 'tcp' | 'uds' | 'tls' | 'relay'): number {
+    return this.rawPids.get(kind) ?? -1;
   }
 
   /** The bench process and every process it started that is still running (for one-core rounds). */

@@ -1,5 +1,6 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { PeerwayError } from '../src/errors.js';
+import { CpuTally, formatCpu, type CpuPerOp, type ProcessSet } from './cpu.js';
 import type { Figure } from './model.js';
 
 /**
@@ -135,6 +136,11 @@ export interface RateSeries {
   round: () => Promise<RateSample>;
   /** Deadline for one round (the round's own bounds should stop it well before). */
   deadlineMs: number;
+  /**
+   * The processes this series keeps busy (label → pid), the bench's own included: their CPU time is read
+   * from /proc before and after each measured round (not inside it) and reported per operation.
+   */
+  processes?: ProcessSet;
 }
 
 /** Throughput summary of one series. */
@@ -142,23 +148,30 @@ export interface RateStats {
   /** Median of the per-round rates, per second. */
   rate: number;
   rounds: RateSample[];
+  /** CPU µs per operation of each of the series' processes over the measured rounds (Linux). */
+  cpu?: CpuPerOp;
 }
 
 /** Throughput rounds, interleaved and rotated like latencyRounds; `warmup` rounds are run and dropped. */
 export async function rateRounds(series: RateSeries[], rounds: number, warmup: number, hook: RoundHook = () => {}): Promise<Map<string, RateStats>> {
   const samples = new Map<string, RateSample[]>(series.map((s) => [s.key, []]));
+  const tallies = new Map<string, CpuTally>(series.filter((s) => s.processes).map((s) => [s.key, new CpuTally(s.processes!)]));
   for (let r = 0; r < warmup + rounds; r++) {
     for (let i = 0; i < series.length; i++) {
       const s = series[(i + r) % series.length];
       const warm = r < warmup;
       hook(`${s.key}: ${warm ? 'warm-up' : `round ${r - warmup + 1}/${rounds}`}`);
+      const tally = warm ? undefined : tallies.get(s.key);
+      const before = tally?.snapshot();
       const sample = await withDeadline(s.round(), s.deadlineMs, `${s.key} round`);
+      if (tally && before) tally.add(before, sample.count);
       if (!warm) samples.get(s.key)!.push(sample);
     }
   }
   const out = new Map<string, RateStats>();
   for (const [key, list] of samples) {
-    out.set(key, { rate: median(list.map((x) => (x.seconds > 0 ? x.count / x.seconds : 0))), rounds: list });
+    const cpu = tallies.get(key)?.perOp();
+    out.set(key, { rate: median(list.map((x) => (x.seconds > 0 ? x.count / x.seconds : 0))), rounds: list, ...(cpu ? { cpu } : {}) });
   }
   return out;
 }
@@ -170,10 +183,19 @@ export function rateFigure(label: string, unit: string, stats: RateStats | undef
     label,
     value: Math.round(stats.rate),
     unit,
-    extra: { rounds: stats.rounds.map((r) => ({ count: r.count, seconds: round3(r.seconds), ...r.extra })), ...extra },
+    extra: { rounds: stats.rounds.map((r) => ({ count: r.count, seconds: round3(r.seconds), ...r.extra })), ...(stats.cpu ? { cpuUsPerOp: stats.cpu } : {}), ...extra },
   };
   if (detail) f.detail = detail;
   return f;
+}
+
+/**
+ * `CPU µs per call, direct: bench 3.10 · runner 2.20 · total 5.30` for a note, or undefined when the
+ * series' CPU was not measured.
+ */
+export function cpuNote(per: string, key: string, stats: RateStats | undefined): string | undefined {
+  if (!stats?.cpu) return undefined;
+  return `CPU µs per ${per}, ${key}: ${formatCpu(stats.cpu)}`;
 }
 
 /**

@@ -11,12 +11,14 @@ export type RawAddress = { kind: 'tcp'; port: number } | { kind: 'uds'; path: st
  * The client side of the raw baselines: length-prefixed frames over a plain socket, with the same frame
  * decoder Peerway uses, so a baseline differs from Peerway only in what Peerway adds above framing
  * (codec, request ids, sessions, checks, routing). Replies are matched first-in first-out, which is exact
- * for an echo peer and lets `request` serve both ping-pong and pipelined loads.
+ * for an echo peer and lets `request` serve both ping-pong and pipelined loads. Like Peerway's connections
+ * (and the raw peers), it writes the frames of one event-loop turn with one write and decodes per chunk.
  */
 export class FramedSocket {
   private readonly decoder = new FrameDecoder();
   private readonly waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
   private closedWith: Error | undefined;
+  private queued: Buffer[] = [];
   /** Called for frames nobody waits for (subscriptions). */
   onFrame: ((body: Buffer) => void) | undefined;
 
@@ -66,15 +68,27 @@ export class FramedSocket {
   }
 
   send(body: Uint8Array): void {
-    this.socket.write(encodeFrame(body));
+    this.write(encodeFrame(body));
   }
+
+  /** Queues a frame; the frames queued in one turn leave as one buffer on `process.nextTick`. */
+  private write(frame: Buffer): void {
+    if (this.queued.length === 0) process.nextTick(this.flush);
+    this.queued.push(frame);
+  }
+
+  private readonly flush = (): void => {
+    const list = this.queued;
+    this.queued = [];
+    if (!this.socket.destroyed) this.socket.write(list.length === 1 ? list[0] : Buffer.concat(list));
+  };
 
   /** Sends a frame and resolves with the next unclaimed reply frame. */
   request(body: Uint8Array): Promise<Buffer> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      this.socket.write(encodeFrame(body));
+      this.write(encodeFrame(body));
     });
   }
 

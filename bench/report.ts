@@ -26,6 +26,7 @@ export function formatNumber(value: number, unit: string): string {
   if (unit === 'ms') return value.toFixed(2);
   if (unit === 'MB') return value.toFixed(1);
   if (unit === 'CPU s') return value.toFixed(3);
+  if (unit.startsWith('CPU µs')) return value.toFixed(2);
   return String(value);
 }
 

@@ -13,6 +13,7 @@ import { renderTable, type BenchReport } from './report.js';
 import type { Scenario } from './scenario.js';
 import { directRtt, grpcRtt, localRtt, routedRtt, sslRtt } from './scenarios/calls.js';
 import { pipelinedCalls } from './scenarios/pipelined.js';
+import { outsidePeers } from './scenarios/peers.js';
 import { udpEvents } from './scenarios/udp-events.js';
 import { fanout } from './scenarios/fanout.js';
 import { slowSubscriber } from './scenarios/slow-subscriber.js';
@@ -25,7 +26,7 @@ import { gateway } from './scenarios/gateway.js';
 import { clusterScenario } from './scenarios/cluster.js';
 
 /** Every scenario, in the order they run and print. */
-export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost, gateway, clusterScenario];
+export const SCENARIOS: readonly Scenario[] = [directRtt, routedRtt, grpcRtt, pipelinedCalls, outsidePeers, localRtt, sslRtt, udpEvents, fanout, slowSubscriber, codec, sessionStart, scale, serverCpu, policyCost, gateway, clusterScenario];
 
 /** The options of the bench (`npm run bench -- …`, parsed in bench/main.ts). */
 export interface BenchOptions {

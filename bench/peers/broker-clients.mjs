@@ -5,11 +5,12 @@
 //       then on stdin `expect <final> <timeoutMs>` → `expecting`, later `done <delivered>` (or `… incomplete`)
 //   node broker-clients.mjs --proto nats|mqtt --port P --role pub
 //       then on stdin `publish <from> <count> <batch> <size>` → `published <count>`
-// Messages carry the counter (uint32 BE) first, like the raw hub's frames. Prints `ready` once connected
+// Messages carry the counter (uint32 BE) first, like the raw hub's frames. A publisher writes the messages
+// of one event-loop turn with one write, as the raw publisher and Peerway do. Prints `ready` once connected
 // (and, for subscribers, once every subscription is confirmed by the broker).
 import net from 'node:net';
 import { setImmediate as turn } from 'node:timers/promises';
-import { exitWithParent, onCommand, parseArgs } from './framing.mjs';
+import { exitWithParent, onCommand, parseArgs, turnWriter } from './framing.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const proto = args.proto;
@@ -64,7 +65,8 @@ async function natsConnect(onMessage, subscribe) {
   if (subscribe) s.write(`SUB ${SUBJECT} 1\r\n`);
   s.write('PING\r\n'); // the PONG proves CONNECT (and SUB) were processed
   await ponged;
-  return { publish: (payload) => s.write(Buffer.concat([Buffer.from(`PUB ${SUBJECT} ${payload.length}\r\n`), payload, Buffer.from('\r\n')])) };
+  const write = turnWriter(s);
+  return { publish: (payload) => write(Buffer.concat([Buffer.from(`PUB ${SUBJECT} ${payload.length}\r\n`), payload, Buffer.from('\r\n')])) };
 }
 
 // ---- MQTT 3.1.1, QoS 0 -----------------------------------------------------------------------------
@@ -142,7 +144,8 @@ async function mqttConnect(onMessage, subscribe) {
     await subscribed;
   }
   const topic = str(SUBJECT);
-  return { publish: (payload) => s.write(packet(0x30, Buffer.concat([topic, payload]))) };
+  const write = turnWriter(s);
+  return { publish: (payload) => write(packet(0x30, Buffer.concat([topic, payload]))) };
 }
 
 // ---- roles ----------------------------------------------------------------------------------------

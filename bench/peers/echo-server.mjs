@@ -1,19 +1,22 @@
 // Raw echo peer: the baseline for call round trips. Listens on TCP, a Unix socket or TLS and writes every
-// frame back unchanged, frame by frame, as a minimal server would. Prints `ready <port|path>` on stdout.
+// frame back unchanged. Like a careful hand-written server (and like Peerway), it handles reads per chunk
+// and writes what one event-loop turn produced with one write. Prints `ready <port|path>` on stdout.
 //   node echo-server.mjs --tcp
 //   node echo-server.mjs --uds /tmp/x.sock
 //   node echo-server.mjs --tls --cert server.pem --key server.key
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync, rmSync } from 'node:fs';
-import { exitWithParent, frameReader, parseArgs } from './framing.mjs';
+import { chunkReader, exitWithParent, parseArgs, turnWriter } from './framing.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 exitWithParent();
 
 function serve(socket) {
   socket.setNoDelay?.(true);
-  const read = frameReader((f) => socket.write(f));
+  const write = turnWriter(socket);
+  // The complete frames of a chunk are contiguous: echoing them is one write of that slice.
+  const read = chunkReader((frames) => write(frames));
   socket.on('data', (chunk) => {
     try {
       read(chunk);

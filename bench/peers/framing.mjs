@@ -24,6 +24,52 @@ export function frameReader(onFrame) {
   };
 }
 
+/**
+ * Returns a function that takes socket chunks and calls `onFrames(frames, count)` once per chunk with all
+ * the complete frames it finished, headers included, as one contiguous buffer (no copy unless a frame
+ * straddled two chunks): an echo, a relay or a hub forwards them with one write per chunk, as a careful
+ * hand-written peer does. A partial frame at the end waits for the next chunk.
+ */
+export function chunkReader(onFrames) {
+  let pending = null;
+  return (chunk) => {
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    let off = 0;
+    let count = 0;
+    while (buf.length - off >= 4) {
+      const length = buf.readUInt32BE(off);
+      if (length > MAX_BODY) throw new Error(`frame of ${length} bytes announced: framing mismatch`);
+      if (buf.length - off - 4 < length) break;
+      off += 4 + length;
+      count++;
+    }
+    pending = off === buf.length ? null : buf.subarray(off);
+    if (count > 0) onFrames(off === buf.length ? buf : buf.subarray(0, off), count);
+  };
+}
+
+/**
+ * Writes to `socket` what is queued during one event-loop turn as one buffer with one `socket.write`
+ * (flushed on `process.nextTick`), as Peerway's StreamConnection does: the frames of one turn cost one
+ * system call, not one each.
+ */
+export function turnWriter(socket) {
+  let queued = [];
+  let bytes = 0;
+  const flush = () => {
+    const list = queued;
+    queued = [];
+    const out = list.length === 1 ? list[0] : Buffer.concat(list, bytes);
+    bytes = 0;
+    if (!socket.destroyed) socket.write(out);
+  };
+  return (buf) => {
+    if (queued.length === 0) process.nextTick(flush);
+    queued.push(buf);
+    bytes += buf.length;
+  };
+}
+
 /** Header + body in one buffer, so one write is one syscall (as Peerway's encodeFrame). */
 export function frame(body) {
   const out = Buffer.allocUnsafe(4 + body.length);

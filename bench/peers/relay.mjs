@@ -1,16 +1,18 @@
 // Raw relay peer: the baseline for server-routed calls. For each client it opens a connection to the
 // target (the raw echo peer) and forwards whole frames both ways. It parses frame boundaries, as any
-// message broker must, but decodes nothing. Prints `ready <port>`.
+// message broker must, but decodes nothing; the complete frames of a chunk go on with one write per
+// event-loop turn (as Peerway's server writes). Prints `ready <port>`.
 //   node relay.mjs --target-port 40123
 import net from 'node:net';
-import { exitWithParent, frameReader, parseArgs } from './framing.mjs';
+import { chunkReader, exitWithParent, parseArgs, turnWriter } from './framing.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const targetPort = Number(args['target-port']);
 exitWithParent();
 
 function pipeFrames(from, to) {
-  const read = frameReader((f) => to.write(f));
+  const write = turnWriter(to);
+  const read = chunkReader((frames) => write(frames));
   from.on('data', (chunk) => {
     try {
       read(chunk);

@@ -91,14 +91,14 @@ export const clusterScenario: Scenario = {
     ctx.defer(() => nc.close());
     for (let i = 0; i < 100; i++) {
       try {
-        checkEcho((await nc.request('bench.echo', payload, { timeout: 1000 })).data, payload, 'raw nats echo');
+        checkEcho((await nc.request('peerway.bench.echo', payload, { timeout: 1000 })).data, payload, 'raw nats echo');
         break;
       } catch (err) {
         if (i === 99) throw err;
         await new Promise((r) => setTimeout(r, 50)); // the responder's interest is still crossing the route
       }
     }
-    series.push({ key: 'raw nats', once: () => nc.request('bench.echo', payload, { timeout: 5000 }) });
+    series.push({ key: 'raw nats', once: () => nc.request('peerway.bench.echo', payload, { timeout: 5000 }) });
     const stats = await latencyRounds(series, ctx.plan.rtt, (s) => ctx.progress.step(s));
     const across = latencyFigure('client of b → a (NATS) → runner', stats.get('across servers'));
     out.row({ id: 'cluster-call', label: 'call across servers vs the same call on one server', peerway: across, baseline: latencyFigure('client of a → runner', stats.get('one server')) });

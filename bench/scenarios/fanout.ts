@@ -2,7 +2,9 @@ import type { PeerwayClient } from '../../src/client/client.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { brokerSide, startBroker, which, type OutsideBroker } from '../brokers.js';
 import { SERVICE_NAMES, describeRoute, directRoute, type BenchContext } from '../context.js';
-import { rateFigure, rateRounds, sleep } from '../measure.js';
+import { cpuUnavailable, type ProcessSet } from '../cpu.js';
+import { cpuNote, rateFigure, rateRounds, sleep } from '../measure.js';
+import { cpuFigure } from './cpu-rows.js';
 import { TARGETS, naFigure, type Figure, type ScenarioOutput } from '../model.js';
 import { FramedSocket } from '../raw-clients.js';
 import type { RawPeer } from '../raw-peer.js';
@@ -22,7 +24,7 @@ import { DRAIN_MS, Delivery, measureRound, type FanoutSide } from './fanout-roun
 const CONNECT_BATCH = 25;
 
 /** N Peerway subscribers of `kind`'s counter, each its own client connection and session. */
-async function peerwaySide(ctx: BenchContext, kind: 'direct' | 'routed', n: number, updates: number, counter: { value: number }): Promise<FanoutSide | { why: string }> {
+async function peerwaySide(ctx: BenchContext, kind: 'direct' | 'routed', n: number, updates: number, counter: { value: number }, processes?: ProcessSet): Promise<FanoutSide | { why: string }> {
   const control = await ctx.session(kind);
   const clients: PeerwayClient[] = [];
   const d = new Delivery();
@@ -60,6 +62,7 @@ async function peerwaySide(ctx: BenchContext, kind: 'direct' | 'routed', n: numb
     series: {
       key: kind === 'direct' ? `direct ×${n}` : `via server ×${n}`,
       deadlineMs: DRAIN_MS + 60_000,
+      ...(processes ? { processes } : {}),
       round: () => {
         const from = counter.value;
         counter.value += updates;
@@ -70,7 +73,7 @@ async function peerwaySide(ctx: BenchContext, kind: 'direct' | 'routed', n: numb
 }
 
 /** N raw subscribers of the hub, and the raw publisher process driven over stdin. */
-async function rawSide(ctx: BenchContext, hubPort: number, publisher: RawPeer, n: number, updates: number, bodyBytes: number, counter: { value: number }): Promise<FanoutSide> {
+async function rawSide(ctx: BenchContext, hubPort: number, publisher: RawPeer, n: number, updates: number, bodyBytes: number, counter: { value: number }, processes?: ProcessSet): Promise<FanoutSide> {
   const subs: FramedSocket[] = [];
   const d = new Delivery();
   try {
@@ -94,6 +97,7 @@ async function rawSide(ctx: BenchContext, hubPort: number, publisher: RawPeer, n
     series: {
       key: `raw hub ×${n}`,
       deadlineMs: DRAIN_MS + 60_000,
+      ...(processes ? { processes } : {}),
       round: () => {
         const from = counter.value;
         counter.value += updates;
@@ -115,18 +119,28 @@ export const fanout: Scenario = {
     const hubPort = Number(hub.ready);
     const { peer: publisher } = await ctx.rawPeer('publisher.mjs', ['--port', String(hubPort)]);
     const brokers = await outsideBrokers(ctx, out);
+    // CPU per delivered update of every process a side keeps busy (subscribers live in the bench process).
+    const noCpu = cpuUnavailable();
+    const bench = process.pid;
+    const server = (await ctx.server()).pid;
+    const procs = {
+      raw: noCpu ? undefined : { subscribers: bench, hub: hub.peer.pid, publisher: publisher.pid },
+      routed: noCpu ? undefined : { subscribers: bench, server, runner: await ctx.runnerPid('routed') },
+      direct: noCpu ? undefined : { subscribers: bench, server, runner: await ctx.runnerPid('direct') },
+    };
+    if (noCpu) out.note(noCpu);
     const counters = { raw: { value: 0 }, direct: { value: 0 }, routed: { value: 0 }, nats: { value: 0 }, mqtt: { value: 0 } };
     for (const { subscribers: n, updates } of ctx.plan.fanout.sizes) {
       ctx.progress.step(`${n} subscriber(s): connecting`);
       const sides: FanoutSide[] = [];
       try {
-        sides.push(await rawSide(ctx, hubPort, publisher, n, updates, bodyBytes, counters.raw));
-        const routed = await peerwaySide(ctx, 'routed', n, updates, counters.routed);
+        sides.push(await rawSide(ctx, hubPort, publisher, n, updates, bodyBytes, counters.raw, procs.raw));
+        const routed = await peerwaySide(ctx, 'routed', n, updates, counters.routed, procs.routed);
         if ('why' in routed) throw new Error(`server-routed subscribers: ${routed.why}`);
         sides.push(routed);
-        const direct = await peerwaySide(ctx, 'direct', n, updates, counters.direct);
+        const direct = await peerwaySide(ctx, 'direct', n, updates, counters.direct, procs.direct);
         if (!('why' in direct)) sides.push(direct);
-        for (const b of brokers) sides.push(await brokerSide(ctx, b, n, updates, bodyBytes, counters[b.proto]));
+        for (const b of brokers) sides.push(await brokerSide(ctx, b, n, updates, bodyBytes, counters[b.proto], !noCpu));
         const stats = await rateRounds(
           sides.map((s) => s.series),
           ctx.plan.rounds,
@@ -146,6 +160,23 @@ export const fanout: Scenario = {
         for (const b of brokers) {
           const ref = fig(`${b.name} ×${n}`, `${b.name}, ${n} subscriber(s)`);
           out.row({ id: `fanout-server-${n}-vs-${b.proto}`, label: `via-server fan-out to ${n} vs ${b.name} (outside reference)`, peerway: serverFig, baseline: ref });
+        }
+        const rawCpu = cpuFigure(`raw hub, ${n}`, 'update', stats.get(`raw hub ×${n}`), noCpu);
+        out.row({
+          id: `fanout-direct-${n}-cpu-per-update`,
+          label: `CPU µs per delivered update, all processes: direct to ${n} vs raw hub (lower is better)`,
+          peerway: 'why' in direct ? naFigure(`direct, ${n}`, 'CPU µs/update', direct.why) : cpuFigure(`direct, ${n}`, 'update', stats.get(`direct ×${n}`), noCpu),
+          baseline: rawCpu,
+        });
+        out.row({
+          id: `fanout-server-${n}-cpu-per-update`,
+          label: `CPU µs per delivered update, all processes: via server to ${n} vs raw hub (lower is better)`,
+          peerway: cpuFigure(`via server, ${n}`, 'update', stats.get(`via server ×${n}`), noCpu),
+          baseline: rawCpu,
+        });
+        for (const key of [`raw hub ×${n}`, `direct ×${n}`, `via server ×${n}`, ...brokers.map((b) => `${b.name} ×${n}`)]) {
+          const note = cpuNote('delivered update', key, stats.get(key));
+          if (note) out.note(note);
         }
       } finally {
         for (const s of sides) await s.close();

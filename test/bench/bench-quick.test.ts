@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { ROOT } from '../helpers/harness.js';
 
 /**
@@ -13,11 +14,12 @@ import { ROOT } from '../helpers/harness.js';
  * numbers, that the table was printed and that the JSON results carry the machine description.
  */
 
-const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'local', 'ssl', 'udp-events', 'fanout', 'slow-subscriber', 'codec', 'session-start', 'scale', 'server-cpu', 'policy', 'gateway', 'cluster'];
+const SCENARIOS = ['direct-rtt', 'routed-rtt', 'grpc', 'pipelined', 'peers', 'local', 'ssl', 'udp-events', 'fanout', 'slow-subscriber', 'codec', 'session-start', 'scale', 'server-cpu', 'policy', 'gateway', 'cluster'];
 
 interface FigureJson {
   value: number | null;
   na?: string;
+  extra?: { cpuUsPerOp?: Record<string, number> };
 }
 interface RowJson {
   id: string;
@@ -56,7 +58,8 @@ test('npm run bench -- --quick runs every scenario, prints the table and writes 
     for (const r of s.rows) {
       // A Peerway figure is a number, or n/a only because the route the client got was a server route.
       const p = r.peerway;
-      assert.ok(isNumber(p.value) || (p.value === null && /^n\/a \(route /.test(p.na ?? '')), `${s.id}/${r.id}: Peerway figure ${p.value} (${p.na})`);
+      // CPU per call is read from /proc: n/a, with the reason, elsewhere than on Linux.
+      assert.ok(isNumber(p.value) || (p.value === null && /^n\/a \((route |CPU per call)/.test(p.na ?? '')), `${s.id}/${r.id}: Peerway figure ${p.value} (${p.na})`);
       if (r.baseline.value !== null) assert.ok(isNumber(r.baseline.value), `${s.id}/${r.id}: baseline is ${r.baseline.value}`);
     }
     assert.ok(s.rows.some((r) => isNumber(r.baseline.value) && isNumber(r.ratio)), `scenario ${s.id} has no measured ratio`);
@@ -73,6 +76,44 @@ test('npm run bench -- --quick runs every scenario, prints the table and writes 
     } else {
       assert.equal(oneCore.length, 0);
       assert.ok(scenario.notes.some((n) => /one-core figures/.test(n)), `${id}: no note says why one-core figures are missing`);
+    }
+  }
+
+  // CPU µs per call (per delivered update for fan-out) of every process of the pipelined and fan-out series:
+  // a row per comparison with the totals, and the split per process in the figures' JSON and in the notes.
+  if (process.platform === 'linux') {
+    for (const [id, rowIds] of [
+      ['pipelined', ['pipelined-direct-cpu-per-call', 'pipelined-routed-cpu-per-call']],
+      ['fanout', [1, 10, 100].flatMap((n) => [`fanout-direct-${n}-cpu-per-update`, `fanout-server-${n}-cpu-per-update`])],
+    ] as const) {
+      const scenario = report.scenarios.find((s) => s.id === id)! as ScenarioJson & { notes: string[] };
+      for (const rowId of rowIds) {
+        const row = scenario.rows.find((r) => r.id === rowId);
+        assert.ok(row, `${id}: no row ${rowId}`);
+        assert.ok(isNumber(row.baseline.value) && row.baseline.value! > 0, `${rowId}: baseline CPU ${row.baseline.value}`);
+        assert.ok(isNumber(row.baseline.extra?.cpuUsPerOp?.total), `${rowId}: no per-process CPU in the JSON`);
+      }
+      assert.ok(scenario.notes.some((n) => n.startsWith('CPU µs per ')), `${id}: no note with the CPU per process`);
+    }
+    assert.match(run.stdout, /CPU µs per call/);
+  }
+
+  // The outside peers of calls: measured when their library (a dev dependency) and, for NATS, nats-server
+  // are there, otherwise named as skipped; gRPC-js is a dev dependency that npm install always brings.
+  const peers = report.scenarios.find((s) => s.id === 'peers')! as ScenarioJson & { notes: string[] };
+  for (const [name, id, present] of [
+    ['gRPC-js unary', 'grpc', resolvable('@grpc/grpc-js')],
+    ['socket.io emitWithAck', 'socketio', resolvable('socket.io') && resolvable('socket.io-client')],
+    ['Moleculer TCP transporter', 'moleculer', resolvable('moleculer')],
+    ['NATS request/reply', 'nats', resolvable('nats') && installed('nats-server')],
+  ] as const) {
+    const rows = peers.rows.filter((r) => r.id.endsWith(`-${id}`));
+    if (present) {
+      assert.equal(rows.length, 4, `${name}: RTT and pipelined rows, direct and routed`);
+      for (const r of rows) assert.ok(isNumber(r.baseline.value) && isNumber(r.ratio), `${r.id}: ${r.baseline.value}`);
+    } else {
+      assert.equal(rows.length, 0);
+      assert.ok(peers.notes.some((n) => n.startsWith(`${name}: skipped`)), `no note says ${name} was skipped`);
     }
   }
 
@@ -114,6 +155,16 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | N
       resolve({ code: code ?? signal ?? 1, stdout, stderr });
     });
   });
+}
+
+/** Whether a package resolves from the repository (dev dependencies may be absent in a production install). */
+function resolvable(name: string): boolean {
+  try {
+    createRequire(path.join(ROOT, 'package.json')).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function installed(command: string): boolean {
