@@ -10,9 +10,10 @@ import { formatReport, runFuzz } from './fuzz-targets.js';
 const SEED = 20240611;
 const CASES = 10_000;
 
-test(`10,000 fuzzed frames, messages, datagrams and definitions (seed ${SEED}) crash nothing, hang nothing, leak nothing, and the good client is served throughout`, { timeout: 240_000 }, async (t) => {
-  // 20-30 s alone on 2 cores; the budget leaves room for the two test files that run alongside.
-  const report = await runFuzz({ seed: SEED, cases: CASES, timeBudgetMs: 150_000, concurrency: 4 });
+test(`10,000 fuzzed frames, messages, datagrams and definitions (seed ${SEED}) crash nothing, hang nothing, leak nothing, and the good client is served throughout`, { timeout: 540_000 }, async (t) => {
+  // 20-30 s alone on 2 cores. The budget only stops a run that stopped progressing: on a machine busy with
+  // other work (a bench, other suites) the same cases take minutes, and they must all still run.
+  const report = await runFuzz({ seed: SEED, cases: CASES, timeBudgetMs: 480_000, concurrency: 4 });
   const summary = formatReport(report);
   for (const line of summary.split('\n')) t.diagnostic(line);
   const failures = report.failures.map((f) => `${f.kind} ${f.caseKey ?? f.target}: ${f.message}${f.file ? ` (saved: ${f.file})` : ''}`).join('\n\n');
