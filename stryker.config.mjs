@@ -8,8 +8,13 @@
 export const GROUPS = {
   // How a runner serves direct links: the link token and hello, the routes a session may use, grants.
   'runner-links': {
-    mutate: ['src/runner/link-handler.ts', 'src/runner/runner-session.ts:48-123', 'src/runner/service-host.ts:123-334', 'src/policy/secret.ts'],
+    mutate: ['src/runner/link-handler.ts', 'src/runner/runner-session.ts:48-123', 'src/runner/service-host.ts:262-334', 'src/policy/secret.ts'],
     tests: ['integration/guards', 'integration/hardening-sends-routes', 'integration/p2p-routing'],
+  },
+  // How a runner opens and ends sessions and which link or the server each event and update goes to.
+  'runner-pushes': {
+    mutate: ['src/runner/service-host.ts:123-260'],
+    tests: ['integration/guards', 'integration/p2p-routing', 'integration/runtime-data-and-events'],
   },
   // How a client opens links and which route it takes for each resource.
   'client-routing': {
@@ -50,6 +55,9 @@ export default {
   },
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  // A run stopped half-way resumes where it was, and a re-run tests again only the mutants in changed code.
+  incremental: true,
+  incrementalFile: `reports/mutation/${name}.incremental.json`,
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
 };
