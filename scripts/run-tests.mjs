@@ -2,7 +2,7 @@
 // Runs every test file with node's test runner. Node 20 does not expand globs for --test, so the files are
 // listed here. TypeScript tests run through tsx; the processes they spawn use the built dist/ (npm test
 // builds first, see "pretest").
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -29,9 +29,44 @@ if (files.length === 0) {
 // tests has its own deadline, and a busy machine can make a long file (the fuzz run, the quick bench) take
 // minutes. It must not turn a slow machine into a red run.
 const concurrency = process.env.PEERWAY_TEST_CONCURRENCY ?? '3';
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=600000', ...files],
-  { stdio: 'inherit', cwd: root },
-);
-process.exit(result.status ?? 1);
+const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-timeout=600000'];
+
+// PEERWAY_TEST_BAIL=1 (for `npm run mutate`): stop at the first failing test. The test runner runs in a
+// process group of its own so that stopping it also stops every file's process and the servers they spawned.
+const bail = process.env.PEERWAY_TEST_BAIL === '1';
+if (bail) {
+  const reporter = new URL('./bail-reporter.mjs', import.meta.url).href;
+  args.push(`--test-reporter=${reporter}`, '--test-reporter-destination=stderr');
+}
+const child = spawn(process.execPath, [...args, ...files], { stdio: ['inherit', 'inherit', bail ? 'pipe' : 'inherit'], cwd: root, detached: bail });
+let failedEarly = false;
+if (bail) {
+  const { BAIL_MARKER } = await import('./bail-reporter.mjs');
+  let pending = '';
+  child.stderr.on('data', (chunk) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith(BAIL_MARKER)) {
+        process.stderr.write(`${line}\n`);
+      } else if (!failedEarly) {
+        failedEarly = true;
+        process.stderr.write(`stopping at the first failure (PEERWAY_TEST_BAIL=1): ${line.slice(BAIL_MARKER.length).trim()}\n`);
+        process.kill(-child.pid, 'SIGKILL');
+      }
+    }
+  });
+}
+// A stop from outside (Ctrl-C, Stryker's timeout) takes the test processes with it.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    try {
+      process.kill(bail ? -child.pid : child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    process.exit(1);
+  });
+}
+child.on('exit', (code) => process.exit(failedEarly ? 1 : (code ?? 1)));
