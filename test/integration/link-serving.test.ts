@@ -1,6 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { PeerwayError } from '../../src/errors.js';
+import { getBearer } from '../../src/bearer/registry.js';
 import { parseInstructions } from '../../src/routing/instructions.js';
+import { dialHandshake } from '../../src/wire/handshake.js';
 import { PROTOCOL_VERSION, type Message } from '../../src/wire/messages.js';
 import { fixture, startRunner, startServer } from '../helpers/harness.js';
 import { RawPeer } from '../helpers/raw-peer.js';
@@ -13,18 +19,23 @@ import { RawPeer } from '../helpers/raw-peer.js';
 
 const LAB = fixture('p2p', 'lab.xml');
 const TCP = 'connect.bearer.tcp';
+const UDP = 'connect.bearer.udp';
 
 /** A raw client with a ready Lab session: echo on link reliable, counter on rt_link (tick via the server). */
-async function labSession(t: TestContext) {
-  const server = await startServer(t);
+async function labSession(t: TestContext, serverArgs: string[] = [], withUdp = false) {
+  const server = await startServer(t, serverArgs);
   await startRunner(t, server.url, [LAB]);
   const owner = await RawPeer.connect(server.port);
   t.after(() => owner.close());
-  const started = (await owner.request({ type: 'start', service: 'Lab', client: { bearers: [TCP], host: 'x', version: PROTOCOL_VERSION } })) as {
+  const started = (await owner.request({ type: 'start', service: 'Lab', client: { bearers: withUdp ? [TCP, UDP] : [TCP], host: 'x', version: PROTOCOL_VERSION } })) as {
     value: { session: string; routing: string };
   };
   const { session, routing } = started.value;
-  const routes = { 'method:echo': { linkType: 'direct', link: 'reliable' }, 'data:counter': { linkType: 'direct', link: 'rt_link' } };
+  const routes = {
+    'method:echo': { linkType: 'direct', link: 'reliable' },
+    'data:counter': { linkType: 'direct', link: 'rt_link' },
+    ...(withUdp ? { 'event:tick': { linkType: 'direct', link: 'unreliable' } } : {}),
+  };
   const ready = await owner.request({ type: 'ready', session, routes });
   assert.equal(ready.type, 'reply', JSON.stringify(ready));
   const links = parseInstructions(routing).links;
@@ -35,7 +46,16 @@ async function labSession(t: TestContext) {
     assert.equal(peer.received[0]?.type, 'welcome', JSON.stringify(peer.received[0]));
     return peer;
   };
-  return { owner, session, openLink };
+  /** The udp link, through the client's own dialer (a RawPeer speaks tcp only). */
+  const openUdpLink = async (name: string) => {
+    const l = links.find((x) => x.name === name)!;
+    const connection = await getBearer(l.address.bearer).connect(l.address, { timeoutMs: 2000 });
+    const channel = await dialHandshake(connection, `link ${name}`, { role: 'link', token: l.token, session, link: name, timeoutMs: 2000 });
+    channel.start({});
+    t.after(() => channel.close('test over'));
+    return channel;
+  };
+  return { owner, session, openLink, openUdpLink };
 }
 
 /** The answer's error code and message, or 'reply' and its value. */
@@ -81,4 +101,29 @@ test("a link's connection replaced by a new one: the old one's close leaves the 
   assert.deepEqual(outcome(await second.request({ type: 'subscribe', session, kind: 'data', name: 'counter' })), { reply: 0 });
   assert.equal((await owner.request({ type: 'call', session, method: 'setCounter', args: { value: 5 } })).type, 'reply');
   await second.until(() => second.received.some((m) => m.type === 'data'), 'the data push on the new connection');
+});
+
+test("the server policy's decisions hold on a link: a denied event cannot be subscribed, a data snapshot comes without the denied paths", async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'peerway-policy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const policy = path.join(dir, 'policy.yaml');
+  writeFileSync(
+    policy,
+    `mode: enforced
+statements:
+  - allow: { who: "*", service: "*", actions: [describe, register, call, subscribe, read] }
+  - deny:  { who: "*", service: Lab, subscribe: [tick] }
+  - deny:  { who: "*", service: Lab, read: [label] }
+`,
+  );
+  const { session, openLink, openUdpLink } = await labSession(t, ['--policy', policy], true);
+  const unreliable = await openUdpLink('unreliable');
+  await assert.rejects(unreliable.request({ type: 'subscribe', session, kind: 'event', name: 'tick' }), (e: PeerwayError) => {
+    assert.equal(e.code, 'POLICY_DENIED', e.message);
+    return true;
+  });
+  const rt = await openLink('rt_link');
+  // The whole tree, watched on rt_link (counter is routed there): label is denied, so it is left out.
+  assert.deepEqual(outcome(await rt.request({ type: 'subscribe', session, kind: 'data', name: '' })), { reply: { counter: 0 } });
+  assert.deepEqual(outcome(await rt.request({ type: 'subscribe', session, kind: 'data', name: 'counter' })), { reply: 0 });
 });
