@@ -24,7 +24,7 @@ const UDP = 'connect.bearer.udp';
 /** A raw client with a ready Lab session: echo on link reliable, counter on rt_link (tick via the server). */
 async function labSession(t: TestContext, serverArgs: string[] = [], withUdp = false) {
   const server = await startServer(t, serverArgs);
-  await startRunner(t, server.url, [LAB]);
+  const runner = await startRunner(t, server.url, [LAB]);
   const owner = await RawPeer.connect(server.port);
   t.after(() => owner.close());
   const started = (await owner.request({ type: 'start', service: 'Lab', client: { bearers: withUdp ? [TCP, UDP] : [TCP], host: 'x', version: PROTOCOL_VERSION } })) as {
@@ -55,7 +55,7 @@ async function labSession(t: TestContext, serverArgs: string[] = [], withUdp = f
     t.after(() => channel.close('test over'));
     return channel;
   };
-  return { owner, session, openLink, openUdpLink };
+  return { runner, owner, session, links, openLink, openUdpLink };
 }
 
 /** The answer's error code and message, or 'reply' and its value. */
@@ -126,4 +126,21 @@ statements:
   // The whole tree, watched on rt_link (counter is routed there): label is denied, so it is left out.
   assert.deepEqual(outcome(await rt.request({ type: 'subscribe', session, kind: 'data', name: '' })), { reply: { counter: 0 } });
   assert.deepEqual(outcome(await rt.request({ type: 'subscribe', session, kind: 'data', name: 'counter' })), { reply: 0 });
+});
+
+test('a refused link hello (a forged token, another link named) is answered UNAUTHORIZED and the runner goes on serving the session', async (t) => {
+  const { runner, owner, session, links, openLink } = await labSession(t);
+  const reliable = links.find((l) => l.name === 'reliable')!;
+  for (const hello of [{ token: `${reliable.token}x`, link: 'reliable' }, { token: reliable.token, link: 'rt_link' }]) {
+    const forged = await RawPeer.connect(reliable.address.port!, { role: 'link', session, ...hello });
+    t.after(() => forged.close());
+    refused(forged.received[0], 'UNAUTHORIZED', /^link reliable of Lab: /);
+    await forged.closed;
+  }
+  // Give an unhandled failure of the refusal the time to end the runner.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(runner.child.exitCode, null, `the runner exited; its log:\n${runner.stderr().slice(-3000)}`);
+  const link = await openLink('reliable');
+  assert.deepEqual(outcome(await link.request({ type: 'call', session, method: 'echo', args: { text: 'a' } })), { reply: 'a via direct' });
+  assert.equal((await owner.request({ type: 'call', session, method: 'setCounter', args: { value: 1 } })).type, 'reply');
 });
