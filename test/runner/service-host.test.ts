@@ -7,11 +7,14 @@ import { allowAll } from '../../src/policy/authorizer.js';
 import { ServiceHost } from '../../src/runner/service-host.js';
 import { loadService } from '../../src/service/load-service.js';
 import { resolveLimits } from '../../src/wire/limits.js';
+import { encodeMessage } from '../../src/wire/codec.js';
+import type { ConnectionHandlers, MessageConnection } from '../../src/wire/connection.js';
+import { PROTOCOL_VERSION, type Message } from '../../src/wire/messages.js';
 import { fixture } from '../helpers/harness.js';
 
-test('a relayed request for a session this service does not know is SESSION_NOT_FOUND, not a TypeError', async () => {
+async function labHost(): Promise<ServiceHost> {
   const runtime = await loadService(fixture('p2p', 'lab.xml'));
-  const host = new ServiceHost(runtime, {
+  return new ServiceHost(runtime, {
     reliableBearer: 'connect.bearer.tcp',
     p2pHost: '127.0.0.1',
     place: { host: 'h', process: 'p' },
@@ -21,6 +24,58 @@ test('a relayed request for a session this service does not know is SESSION_NOT_
     toServer: () => undefined,
     log: silentLogger(),
   });
+}
+
+/** A link connection driven by the test: the peer's close arrives right after the welcome is sent. */
+function closingAfterWelcome(): MessageConnection & { deliver(m: Record<string, unknown>): void } {
+  let handlers: ConnectionHandlers | undefined;
+  let closed = false;
+  return {
+    bearer: 'connect.bearer.tcp',
+    reliable: true,
+    remote: 'test',
+    queuedBytes: 0,
+    get closed() {
+      return closed;
+    },
+    start(h) {
+      handlers = h;
+    },
+    send() {
+      if (closed) throw new PeerwayError('CONNECTION_CLOSED', 'closed');
+      // Before the runner's code after the handshake runs: the close is in before its handlers are set.
+      queueMicrotask(() => {
+        if (closed) return;
+        closed = true;
+        handlers!.close({ reason: 'the peer went away' });
+      });
+      return true;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      handlers?.close({ reason: 'closed here' });
+    },
+    deliver(m) {
+      handlers!.message(Buffer.from(encodeMessage(m as unknown as Message)));
+    },
+  };
+}
+
+test('a link connection that closed before its handlers were set is not kept among the session\'s links', async () => {
+  const host = await labHost();
+  host.open('s1', { bearers: ['connect.bearer.tcp'], host: 'h', version: PROTOCOL_VERSION }, { name: 'anonymous' });
+  const s = host.session('s1');
+  const connection = closingAfterWelcome();
+  const accepting = (host as unknown as { acceptLink(link: string, c: MessageConnection): Promise<void> }).acceptLink('reliable', connection);
+  connection.deliver({ type: 'hello', version: PROTOCOL_VERSION, role: 'link', session: 's1', token: s.token, link: 'reliable' });
+  await accepting;
+  assert.equal(connection.closed, true);
+  assert.equal(s.links.has('reliable'), false, 'the closed link was dropped');
+});
+
+test('a relayed request for a session this service does not know is SESSION_NOT_FOUND, not a TypeError', async () => {
+  const host = await labHost();
   const notFound = (e: unknown) => e instanceof PeerwayError && e.code === 'SESSION_NOT_FOUND' && e.message === 'session nope is not open on service Lab';
   assert.throws(() => host.session('nope'), notFound);
   assert.throws(() => host.identityOf('nope'), notFound);
