@@ -1,6 +1,7 @@
 // ServiceHost in process, for what the wire cannot reach on a real runner without a forged server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { PeerwayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { allowAll } from '../../src/policy/authorizer.js';
@@ -12,7 +13,7 @@ import type { ConnectionHandlers, MessageConnection } from '../../src/wire/conne
 import { PROTOCOL_VERSION, type Message } from '../../src/wire/messages.js';
 import { fixture } from '../helpers/harness.js';
 
-async function labHost(): Promise<ServiceHost> {
+async function labHost(log = silentLogger()): Promise<ServiceHost> {
   const runtime = await loadService(fixture('p2p', 'lab.xml'));
   return new ServiceHost(runtime, {
     reliableBearer: 'connect.bearer.tcp',
@@ -22,12 +23,19 @@ async function labHost(): Promise<ServiceHost> {
     adapters: {},
     limits: resolveLimits(),
     toServer: () => undefined,
-    log: silentLogger(),
+    log,
   });
 }
 
+/** A debug-level logger whose entries the test reads. */
+function recordingLogger() {
+  const entries: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void entries.push(JSON.parse(line) as { level: number; msg: string }) });
+  return { log, entries };
+}
+
 /** A link connection driven by the test: the peer's close arrives right after the welcome is sent. */
-function closingAfterWelcome(): MessageConnection & { deliver(m: Record<string, unknown>): void } {
+function closingAfterWelcome(error?: PeerwayError | 'stays open'): MessageConnection & { deliver(m: Record<string, unknown> | Buffer): void } {
   let handlers: ConnectionHandlers | undefined;
   let closed = false;
   return {
@@ -43,11 +51,12 @@ function closingAfterWelcome(): MessageConnection & { deliver(m: Record<string, 
     },
     send() {
       if (closed) throw new PeerwayError('CONNECTION_CLOSED', 'closed');
+      if (error === 'stays open') return true;
       // Before the runner's code after the handshake runs: the close is in before its handlers are set.
       queueMicrotask(() => {
         if (closed) return;
         closed = true;
-        handlers!.close({ reason: 'the peer went away' });
+        handlers!.close({ reason: 'the peer went away', ...(error instanceof PeerwayError ? { error } : {}) });
       });
       return true;
     },
@@ -57,21 +66,41 @@ function closingAfterWelcome(): MessageConnection & { deliver(m: Record<string, 
       handlers?.close({ reason: 'closed here' });
     },
     deliver(m) {
-      handlers!.message(Buffer.from(encodeMessage(m as unknown as Message)));
+      handlers!.message(Buffer.isBuffer(m) ? m : Buffer.from(encodeMessage(m as unknown as Message)));
     },
   };
 }
 
-test('a link connection that closed before its handlers were set is not kept among the session\'s links', async () => {
-  const host = await labHost();
+for (const withError of [false, true]) {
+  test(`a link connection that closed${withError ? ' with an error' : ''} before its handlers were set is not kept among the session's links, and is logged as ${withError ? 'a warning' : 'debug'}`, async () => {
+    const { log, entries } = recordingLogger();
+    const host = await labHost(log);
+    host.open('s1', { bearers: ['connect.bearer.tcp'], host: 'h', version: PROTOCOL_VERSION }, { name: 'anonymous' });
+    const s = host.session('s1');
+    const connection = closingAfterWelcome(withError ? new PeerwayError('PROTOCOL', 'broken frame') : undefined);
+    const accepting = (host as unknown as { acceptLink(link: string, c: MessageConnection): Promise<void> }).acceptLink('reliable', connection);
+    connection.deliver({ type: 'hello', version: PROTOCOL_VERSION, role: 'link', session: 's1', token: s.token, link: 'reliable' });
+    await accepting;
+    assert.equal(connection.closed, true);
+    assert.equal(s.links.has('reliable'), false, 'the closed link was dropped');
+    const closes = entries.filter((e) => e.msg.startsWith('link closed')).map((e) => [e.level, e.msg]);
+    assert.deepEqual(closes, [withError ? [40, 'link closed with error'] : [20, 'link closed']], 'logged once, at its level');
+  });
+}
+
+test('a link whose message held behind the hello breaks the protocol is closed once, when its handlers are set, and dropped', async () => {
+  const { log, entries } = recordingLogger();
+  const host = await labHost(log);
   host.open('s1', { bearers: ['connect.bearer.tcp'], host: 'h', version: PROTOCOL_VERSION }, { name: 'anonymous' });
   const s = host.session('s1');
-  const connection = closingAfterWelcome();
+  const connection = closingAfterWelcome('stays open');
   const accepting = (host as unknown as { acceptLink(link: string, c: MessageConnection): Promise<void> }).acceptLink('reliable', connection);
   connection.deliver({ type: 'hello', version: PROTOCOL_VERSION, role: 'link', session: 's1', token: s.token, link: 'reliable' });
+  connection.deliver(Buffer.from([0xc1])); // not msgpack: held until the handlers are set, then it closes the link
   await accepting;
   assert.equal(connection.closed, true);
   assert.equal(s.links.has('reliable'), false, 'the closed link was dropped');
+  assert.equal(entries.filter((e) => e.msg.startsWith('link closed')).length, 1, 'the close handler ran once');
 });
 
 test('a relayed request for a session this service does not know is SESSION_NOT_FOUND, not a TypeError', async () => {
