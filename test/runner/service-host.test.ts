@@ -103,6 +103,30 @@ test('a link whose message held behind the hello breaks the protocol is closed o
   assert.equal(entries.filter((e) => e.msg.startsWith('link closed')).length, 1, 'the close handler ran once');
 });
 
+test('a link refused after its hello was accepted (here: its "link open" log line throws) is failed and removed from the session', async () => {
+  const refused: string[] = [];
+  const logger = {
+    child: () => logger,
+    trace: () => undefined,
+    info: () => undefined,
+    error: () => undefined,
+    warn: (_fields: unknown, msg: string) => void refused.push(msg),
+    debug: (_fields: unknown, msg: string) => {
+      if (msg === 'link open') throw new Error('the log sink failed');
+    },
+  };
+  const host = await labHost(logger as unknown as ReturnType<typeof silentLogger>);
+  host.open('s1', { bearers: ['connect.bearer.tcp'], host: 'h', version: PROTOCOL_VERSION }, { name: 'anonymous' });
+  const s = host.session('s1');
+  const connection = closingAfterWelcome('stays open');
+  const accepting = (host as unknown as { acceptLink(link: string, c: MessageConnection): Promise<void> }).acceptLink('reliable', connection);
+  connection.deliver({ type: 'hello', version: PROTOCOL_VERSION, role: 'link', session: 's1', token: s.token, link: 'reliable' });
+  await accepting;
+  assert.ok(refused.includes('link connection refused'), JSON.stringify(refused));
+  assert.equal(s.links.has('reliable'), false, 'not kept among the session\'s links');
+  assert.equal(connection.closed, true, 'the connection was failed');
+});
+
 test('a relayed request for a session this service does not know is SESSION_NOT_FOUND, not a TypeError', async () => {
   const host = await labHost();
   const notFound = (e: unknown) => e instanceof PeerwayError && e.code === 'SESSION_NOT_FOUND' && e.message === 'session nope is not open on service Lab';
