@@ -6,6 +6,7 @@ import { PeerwayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { allowAll } from '../../src/policy/authorizer.js';
 import { ServiceHost } from '../../src/runner/service-host.js';
+import { serveLink } from '../../src/runner/link-handler.js';
 import { loadService } from '../../src/service/load-service.js';
 import { resolveLimits } from '../../src/wire/limits.js';
 import { encodeMessage } from '../../src/wire/codec.js';
@@ -133,4 +134,19 @@ test('a relayed request for a session this service does not know is SESSION_NOT_
   assert.throws(() => host.session('nope'), notFound);
   assert.throws(() => host.identityOf('nope'), notFound);
   assert.throws(() => host.assertServerRoute('nope', 'method:echo'), notFound);
+});
+
+test('serveLink refuses a subscription kind other than "event" or "data" with PROTOCOL (the wire checks it first; this is the second line)', async () => {
+  const host = await labHost();
+  host.open('s1', { bearers: ['connect.bearer.tcp'], host: 'h', version: PROTOCOL_VERSION }, { name: 'anonymous' });
+  const s = host.session('s1');
+  s.routes = { 'data:counter': { linkType: 'direct', link: 'rt_link' } };
+  s.ready = true;
+  const handlers = serveLink(host, s, 'rt_link');
+  // rt_link serves runtime data: a kind taken for "data" would be answered with the tree.
+  assert.equal(handlers.subscribe!({ type: 'subscribe', id: 1, session: 's1', kind: 'data', name: 'counter' }), 0);
+  assert.throws(
+    () => handlers.subscribe!({ type: 'subscribe', id: 2, session: 's1', kind: 'bogus' as 'data', name: '' }),
+    (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL' && /unknown subscription kind/.test(e.message),
+  );
 });
