@@ -9,7 +9,7 @@ export const GROUPS = {
   // How a runner serves direct links: the link token and hello, the routes a session may use, grants.
   'runner-links': {
     mutate: ['src/runner/link-handler.ts', 'src/runner/runner-session.ts:48-123', 'src/runner/service-host.ts:262-334', 'src/policy/secret.ts'],
-    tests: ['integration/guards', 'integration/hardening-sends-routes', 'integration/p2p-routing'],
+    tests: ['test/runner/runner-session', 'test/runner/service-host', 'integration/link-serving', 'integration/guards', 'integration/hardening-sends-routes', 'integration/p2p-routing'],
   },
   // How a runner opens and ends sessions and which link or the server each event and update goes to.
   'runner-pushes': {
