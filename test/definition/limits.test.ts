@@ -252,4 +252,17 @@ describe('definition limits', () => {
     assert.equal(r.stdout, `${file}:3:763: <a> is nested 257 levels deep; at most 256 are allowed: flatten the structure\n`);
     assert.doesNotMatch(r.stdout + r.stderr, /INTERNAL|call stack/);
   });
+
+  it('peerway runner and peerway server --service refuse a 3000-deep file at file:line:col with exit 2, not INTERNAL', async () => {
+    const file = join(dir, 'deep-service.xml');
+    await writeFile(file, ['<service name="Deep">', '<runtime-data>', nested(3000, '<x type="int"/>'), '</runtime-data>', '</service>', ''].join('\n'));
+    await writeFile(join(dir, 'deep-service.mjs'), 'export default {};\n');
+    // Refused while loading, before any connection: the runner's server address need not answer.
+    for (const [role, args] of [['runner', ['runner', '--server', 'tcp://127.0.0.1:9', file]], ['server', ['server', '--listen', 'tcp://127.0.0.1:0', '--service', file]]] as const) {
+      const r = await runPeerway([...args]);
+      assert.equal(r.code, 2, `${role}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^peerway ${role}: error \\[DEFINITION_INVALID\\]: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:763: <a> is nested 257 levels deep; at most 256 are allowed`, 'm'));
+      assert.doesNotMatch(r.stdout + r.stderr, /INTERNAL|call stack/);
+    }
+  });
 });
