@@ -70,3 +70,14 @@ test('mutual TLS: the server accepts a client certificate signed by its CA and r
   assert.match(foreign.stderr, new RegExp(`^peerway call: error \\[CONNECT_FAILED\\]: cannot connect to ssl://${peer}: .*refused our client certificate`, 'm'));
   await server.proc.waitFor(/refused the client certificate of 127\.0\.0\.1:\d+ \(mutual TLS\): it is not signed by the CA in attribute ca/, { stream: 'stderr' });
 });
+
+test('peerway server started with an expired certificate warns at start, naming the file and the fix, and still serves', async (t) => {
+  const config = await writeConfig(certs.dir, 'ssl-server-expired.xml', [{ type: SSL, attributes: { port: '0', ...certs.expired } }]);
+  const server = await startServerWith(['--config', config], 1);
+  t.after(() => server.stop());
+  await server.proc.waitFor(/expired on 2021-01-01/, { stream: 'stderr' });
+  const warning = server.proc.stderr().split('\n').find((l) => l.includes('expired on 2021-01-01')) ?? '';
+  assert.match(warning, new RegExp(`the certificate ${certs.expired.certificate.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(subject "CN=localhost"\\) expired on 2021-01-01 00:00:00 UTC`));
+  assert.match(warning, /install a renewed certificate/);
+  assert.equal(server.listeners[0].bearer, SSL);
+});
