@@ -14,7 +14,8 @@ export const GROUPS = {
   // How a runner opens and ends sessions and which link or the server each event and update goes to.
   'runner-pushes': {
     mutate: ['src/runner/service-host.ts:123-260'],
-    tests: ['integration/guards', 'integration/p2p-routing', 'integration/runtime-data-and-events'],
+    // The policy tests too: the runner decides every push and request on its links by the session's grants.
+    tests: ['test/runner/service-host', 'integration/guards', 'integration/p2p-routing', 'integration/runtime-data-and-events', 'integration/policy-routes', 'integration/call-context'],
   },
   // How a client opens links and which route it takes for each resource.
   'client-routing': {
