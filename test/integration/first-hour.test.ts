@@ -60,6 +60,19 @@ test('a .ts service in a package without "type": "module" (npm\'s default) is ho
   assert.equal(await s.call('add', { a: 2, b: 3 }), 5);
 });
 
+test('a .ts service with a syntax error in such a package stops the runner at file:line:col, not with a module-cycle error', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'peerway-cjs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'my-service', version: '1.0.0' }));
+  writeFileSync(path.join(dir, 'broken.xml'), '<service name="Broken"><methods><method name="m" returns="int"/></methods></service>');
+  writeFileSync(path.join(dir, 'broken.ts'), 'export default {\n  methods: { m: () => 1 +; },\n};\n');
+  // Loaded before any connection: the server address need not answer.
+  const r = await runPeerway(['runner', '--server', 'tcp://127.0.0.1:9', path.join(dir, 'broken.xml')]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`cannot load implementation ${path.join(dir, 'broken.ts').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*\\n?.*broken\\.ts:2:\\d+: ERROR: Unexpected ";"`));
+  assert.doesNotMatch(r.stderr, /cycle|Cannot require|INTERNAL/);
+});
+
 test('Ctrl-C to the demo\'s process group stops it cleanly: exit 0 and no error', async () => {
   const demo = spawn(process.execPath, [PEERWAY_BIN, 'demo'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PEERWAY_LOG_LEVEL: 'warn' } });
   let out = '';
