@@ -1,12 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import WebSocket from 'ws';
 import { Collector, connectClient, fixture, startServer, type RunningServer } from '../helpers/harness.js';
+import { policyFile, sha } from './http-helpers.js';
 
 /** The browser WebSocket /ws on a real server process, driven by a real `ws` client speaking its JSON. */
 
@@ -239,14 +237,9 @@ test('Origin: a foreign page is refused with 403 before the upgrade and logged; 
   assert.equal((await upgrade(ws, { origin: 'null' })).status, 403, 'sandboxed frames and files');
 });
 
-const sha = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
-
 test('a token names the identity (Authorization header or hello) and the policy decides: POLICY_DENIED, UNAUTHORIZED', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'peerway-browser-policy-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const policy = path.join(dir, 'policy.yaml');
-  writeFileSync(
-    policy,
+  const policy = policyFile(
+    t,
     `identities:
   hmi: { token_sha256: ${sha('hmi-token')} }
 statements:

@@ -1,13 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ERROR_CODES } from '../../src/errors.js';
 import type { ErrorCode } from '../../web/peerway-client.js';
 import { connectClient, example, fixture, ROOT, startRunner, startServer } from '../helpers/harness.js';
+import { policyFile, sha } from './http-helpers.js';
 
 /** The inspector page and the browser client, driven in headless Chromium against real processes. */
 
@@ -150,14 +149,9 @@ test('the browser client loads in a page on its own (no Node imports): calls, ev
   });
 });
 
-const sha = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
-
 test('with a policy the inspector shows the denials and a token field, and the token opens what the identity may use', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'peerway-inspector-policy-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const policy = path.join(dir, 'policy.yaml');
-  writeFileSync(
-    policy,
+  const policy = policyFile(
+    t,
     `identities:
   hmi: { token_sha256: ${sha('hmi-token')} }
 statements:
