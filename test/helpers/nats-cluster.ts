@@ -41,11 +41,12 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+/** `what` may be a function: it is read when the wait gives up (a log as it is then). */
+async function waitUntil(what: string | (() => string), check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > end) throw new Error(`nats cluster: ${what} within ${timeoutMs} ms`);
+    if (Date.now() > end) throw new Error(`nats cluster: ${typeof what === 'function' ? what() : what} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -105,7 +106,10 @@ export async function launchNatsCluster(size = 3, options: NatsAccess = {}, onSt
     });
   }
   for (const [i, p] of ports.entries()) {
-    await waitUntil(`node n${i + 1} routes to the ${size - 1} others`, async () => {
+    // A node that could not start (its port taken meanwhile, say) never routes: say so with its log at once.
+    const gone = nodes.find((n) => n.child.exitCode !== null || n.child.signalCode !== null);
+    if (gone) throw new Error(`nats cluster: node ${gone.name} exited at start:\n${gone.log()}`);
+    await waitUntil(() => `node n${i + 1} routes to the ${size - 1} others (its log:\n${nodes[i].log()})`, async () => {
       try {
         const r = (await (await fetch(`http://127.0.0.1:${p.monitor}/routez`)).json()) as { num_routes?: number };
         return (r.num_routes ?? 0) >= size - 1;
