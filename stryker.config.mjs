@@ -44,7 +44,8 @@ export default {
   buildCommand: 'npx tsc -p tsconfig.build.json',
   commandRunner: { command: `node scripts/run-tests.mjs ${group.tests.join(' ')}` },
   coverageAnalysis: 'off',
-  concurrency: 1,
+  // Two mutants at a time: the tests mostly wait on sockets and child processes, so two runs share 2 cores well.
+  concurrency: 2,
   timeoutMS: 60000,
   timeoutFactor: 2,
   mutate: group.mutate,

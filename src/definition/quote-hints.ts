@@ -147,9 +147,11 @@ function scanAsciiValue(text: string, attribute: string, nameStart: number, open
   // XML attribute values may span lines but may not contain '<': a value reaching one is unclosed.
   // (Looking for '<' only inside the value keeps a tag with many attributes linear.)
   if (close >= 0 && !text.slice(open + 1, close).includes('<')) return close + 1;
-  // Recover the value the author meant: up to the first typographic quote or '>' on the line.
+  // Recover the value the author meant: up to the first typographic quote, '>' or '<' on the line. A '<'
+  // ends it too: a typographic quote after one belongs to another tag, and pairing the two made a fix that a
+  // second pass changed again.
   let p = open + 1;
-  while (p < text.length && !isLineEnd(text[p]) && text[p] !== '>' && !isTypographic(text[p])) p++;
+  while (p < text.length && !isLineEnd(text[p]) && text[p] !== '>' && text[p] !== '<' && !isTypographic(text[p])) p++;
   if (isTypographic(text[p])) {
     problems.push({
       kind: 'typographic',

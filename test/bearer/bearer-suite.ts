@@ -9,6 +9,7 @@ import { formatBearerUrl, parseBearerUrl } from '../../src/bearer/registry.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { PeerwayError } from '../../src/errors.js';
 import { FrameDecoder, encodeFrame } from '../../src/wire/frame-decoder.js';
+import '../helpers/property-seed.js';
 
 /** What a bearer's test file gives the shared compliance suite. */
 export interface BearerFixture {

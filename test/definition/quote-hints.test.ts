@@ -116,3 +116,13 @@ test('leaves a typographic opening quote without a closing one for the author to
   ]);
   assert.deepEqual(fixTypographicQuotes(xml), { text: xml, replaced: 0 });
 });
+
+test('an unclosed ASCII value ends at the next tag: a typographic quote there is paired in its own tag, and a second fix changes nothing', () => {
+  // Found by the definition properties (seed -1104391158): the value ran on into the next tag and took its
+  // typographic quote as its closer, so the first fix rewrote half a pair and a second fix the other half.
+  const xml = '<service name="S">\n  <route bearer="co <value type=”int”/>\n</service>\n';
+  const once = fixTypographicQuotes(xml);
+  assert.equal(once.text, '<service name="S">\n  <route bearer="co <value type="int"/>\n</service>\n');
+  assert.equal(once.replaced, 2);
+  assert.deepEqual(fixTypographicQuotes(once.text), { text: once.text, replaced: 0 });
+});

@@ -73,6 +73,20 @@ export async function startNatsCluster(t: TestContext, size = 3, options: NatsAc
  * started, so a failure half-way still cleans up; `stop()` on the result does the same.
  */
 export async function launchNatsCluster(size = 3, options: NatsAccess = {}, onStop: (stop: () => Promise<void>) => void = () => undefined): Promise<NatsCluster> {
+  // The ports are picked free and then released for nats-server, so another process can take one in
+  // between (a few times a day with the whole suite running): such a set-up starts again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOnce(size, options, onStop);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function launchOnce(size: number, options: NatsAccess, onStop: (stop: () => Promise<void>) => void): Promise<NatsCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'peerway-nats-'));
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
@@ -93,7 +107,8 @@ export async function launchNatsCluster(size = 3, options: NatsAccess = {}, onSt
     const child = spawn(natsServerBinary(), ['-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr.on('data', (c: Buffer) => (log += c.toString('utf8')));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // 'close', not 'exit': the log is whole only once stderr has ended.
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
     nodes.push({
       name: `n${i + 1}`,
       url: `nats://127.0.0.1:${p.client}`,
@@ -105,11 +120,17 @@ export async function launchNatsCluster(size = 3, options: NatsAccess = {}, onSt
       },
     });
   }
+  const exitedAtStart = (): NatsNode | undefined => nodes.find((n) => n.child.exitCode !== null || n.child.signalCode !== null);
   for (const [i, p] of ports.entries()) {
-    // A node that could not start (its port taken meanwhile, say) never routes: say so with its log at once.
-    const gone = nodes.find((n) => n.child.exitCode !== null || n.child.signalCode !== null);
-    if (gone) throw new Error(`nats cluster: node ${gone.name} exited at start:\n${gone.log()}`);
     await waitUntil(() => `node n${i + 1} routes to the ${size - 1} others (its log:\n${nodes[i].log()})`, async () => {
+      // A node that could not start never routes: say so with its log at once, or start again when the
+      // reason is a port taken meanwhile.
+      const gone = exitedAtStart();
+      if (gone) {
+        await stop();
+        const message = `nats cluster: node ${gone.name} exited at start:\n${gone.log()}`;
+        throw /address already in use/i.test(gone.log()) ? new PortTaken(message) : new Error(message);
+      }
       try {
         const r = (await (await fetch(`http://127.0.0.1:${p.monitor}/routez`)).json()) as { num_routes?: number };
         return (r.num_routes ?? 0) >= size - 1;

@@ -5,6 +5,7 @@ import type { Action } from '../../src/policy/authorizer.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { pathGlobMatches } from '../../src/policy/policy-globs.js';
 import { Policy } from '../../src/policy/policy.js';
+import '../helpers/property-seed.js';
 
 const IDENTITIES = ['hmi', 'diagnostics', 'runner'];
 const HEADER = ['identities:', ...IDENTITIES.map((n, i) => `  ${n}: { token_sha256: ${String(i).repeat(64)} }`), 'statements:'];

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { cloneValue } from '../../src/definition/runtime-data-tree.js';
 import { isPlainObject } from '../../src/definition/values.js';
 import { redactDenied } from '../../src/policy/redact.js';
+import '../helpers/property-seed.js';
 
 const data = () => ({ cabin: { temperature: 21, fan: 2, seat: { heat: 1, position: 3 } }, status: 'ok', zones: [{ celsius: 20, name: 'front' }, { celsius: 22, name: 'rear' }] });
 

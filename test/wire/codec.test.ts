@@ -5,6 +5,7 @@ import { Unpackr } from 'msgpackr';
 import { MAX_NESTING_DEPTH, decodeMessage, encodeMessage, nestedDeeperThan } from '../../src/wire/codec.js';
 import type { Message } from '../../src/wire/messages.js';
 import { PeerwayError } from '../../src/errors.js';
+import '../helpers/property-seed.js';
 
 test('a message round-trips through the codec with every value kind intact', () => {
   const message: Message = {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { MessagePackWriter } from '../../src/wire/msgpack-writer.js';
+import '../helpers/property-seed.js';
 
 // The reference: what Peerway encoded with before (msgpackr, records off), read by a generic MessagePack reader.
 const reference = new Packr({ useRecords: false, int64AsType: 'auto' as 'bigint', encodeUndefinedAsNil: true, moreTypes: false });
