@@ -1,6 +1,6 @@
 import { PeerwayError } from '../errors.js';
 import type { CloseInfo, MessageConnection } from './connection.js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { decodeMessage, encodeMessage, encodeReply } from './codec.js';
 import { fieldProblem } from './message-fields.js';
 import type { ErrorMessage, Message, ProtocolRequests, Push, ReplyTo, Request, RequestBody, RequestType } from './messages.js';
 import { PUSH_TYPES, REQUEST_TYPES, isPush, isRequest } from './messages.js';
@@ -465,7 +465,7 @@ export class Channel {
   private reply(id: number, value: unknown): void {
     if (this.closed) return;
     try {
-      this.send({ type: 'reply', id, value });
+      this.sendEncoded(encodeReply(id, value));
     } catch (err) {
       this.replyError(id, err);
     }

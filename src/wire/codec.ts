@@ -29,6 +29,11 @@ export function encodeMessage(message: Message): Buffer {
   return writer.encode(message);
 }
 
+/** Encodes `{ type: 'reply', id, value }` (the same bytes) without the object: the answer to every call. */
+export function encodeReply(id: number, value: unknown): Buffer {
+  return writer.encodeReply(id, value);
+}
+
 /**
  * Encodes any plain value as messages are encoded (same MessagePack, same nesting bound), for the carriers
  * of Peerway payloads that are not Peerway connections: the cluster link between servers.
