@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { PeerwayError } from '../errors.js';
-import type { ResourceKind, ServiceDefinition } from '../definition/model.js';
+import type { MethodDef, ResourceKind, ServiceDefinition } from '../definition/model.js';
 import { checkArguments, checkValue } from '../definition/values.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { pathsOverlap } from '../definition/path-overlap.js';
 import { RouteTable, describeResource, resourceKey } from '../routing/route-table.js';
-import type { Channel, RequestOptions } from '../wire/channel.js';
+import type { Channel, ChannelRequestOptions, RequestOptions } from '../wire/channel.js';
 import type { ChosenRoute, DataPush, EventPush, ReplyTo, RequestBody } from '../wire/messages.js';
 import { callIsolated, emitIsolated } from './isolated-emit.js';
 import { Availability } from './availability.js';
@@ -298,24 +298,59 @@ export class Session extends EventEmitter {
     return this.endedWith !== undefined;
   }
 
-  /** Calls a method with named arguments; resolves with its (checked) result. */
-  async call<T = unknown>(method: string, args: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
-    this.assertLive();
-    const def = this.definition.methods.get(method);
+  /**
+   * Calls a method with named arguments; resolves with its (checked) result. Never throws: every failure,
+   * a bad argument included, is a rejection.
+   */
+  call<T = unknown>(method: string, args: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<T> {
+    let plan: CallPlan;
+    let checked: Record<string, unknown>;
+    try {
+      this.assertLive();
+      plan = this.callPlan(method);
+      checked = checkArguments(plan.scope, plan.def.arguments, args, plan.where);
+    } catch (err) {
+      // As the async function this was: whatever was thrown (a getter of the caller's may throw anything) rejects.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(err);
+    }
+    // Not an async function: the result is checked where the channel matches the reply (plan.result), which
+    // saves a promise and a microtask turn per call.
+    return this.request(plan.key, { type: 'call', session: this.id, method, args: checked }, options, plan.result) as Promise<T>;
+  }
+
+  /**
+   * What every call of one method needs besides its arguments, made at its first call: its route key, the
+   * name errors give it, and its result check. Per MethodDef, so a restart with a new definition makes new ones.
+   */
+  private callPlan(method: string): CallPlan {
+    const definition = this.definition;
+    const def = definition.methods.get(method);
     if (!def) {
-      const known = [...this.definition.methods.keys()].join(', ') || 'none';
+      const known = [...definition.methods.keys()].join(', ') || 'none';
       throw new PeerwayError('METHOD_NOT_FOUND', `service ${this.service} has no method "${method}" (methods: ${known})`);
     }
-    const where = `${this.service}.${method}`;
-    const checked = checkArguments(this.definition, def.arguments, args, where);
-    const value = await this.request(`method:${method}`, { type: 'call', session: this.id, method, args: checked }, options);
-    if (def.returns.name === 'void') return undefined as T;
-    try {
-      return checkValue(this.definition, def.returns, value, `${where} result`) as T;
-    } catch (err) {
-      throw new PeerwayError('BAD_RESULT', (err as Error).message);
+    let plan = this.callPlans.get(def);
+    if (!plan) {
+      const where = `${this.service}.${method}`;
+      const returns = def.returns;
+      const result =
+        returns.name === 'void'
+          ? () => undefined
+          : (value: unknown) => {
+              try {
+                return checkValue(definition, returns, value, `${where} result`);
+              } catch (err) {
+                throw new PeerwayError('BAD_RESULT', (err as Error).message);
+              }
+            };
+      plan = { def, scope: definition, key: `method:${method}`, where, result };
+      this.callPlans.set(def, plan);
     }
+    return plan;
   }
+
+  private readonly callPlans = new WeakMap<MethodDef, CallPlan>();
 
   /** Subscribes to one event (or all, with undefined). */
   async onEvent(name: string | undefined, listener: (e: ServiceEvent) => void): Promise<Subscription> {
@@ -502,28 +537,28 @@ export class Session extends EventEmitter {
     }
   }
 
-  private request<B extends RequestBody>(key: string, body: B, options: RequestOptions = {}): Promise<ReplyTo<B['type']>> {
-    if (this.restoring) return this.requestWhenUsable(key, body, options);
+  /** `result` turns the reply's value into what the request resolves with (see ChannelRequestOptions). */
+  private request<B extends RequestBody>(key: string, body: B, options: RequestOptions = {}, result?: (value: unknown) => unknown): Promise<ReplyTo<B['type']>> {
+    if (this.restoring) return this.requestWhenUsable(key, body, options, result);
     let channel: Channel;
     try {
       channel = this.channelFor(key);
     } catch (err) {
       const error = PeerwayError.from(err);
-      if (error.code === 'CONNECTION_CLOSED' && this.server.reconnecting()) return this.requestWhenUsable(key, body, options);
+      if (error.code === 'CONNECTION_CLOSED' && this.server.reconnecting()) return this.requestWhenUsable(key, body, options, result);
       const closing = error.code === 'LINK_FAILED' ? this.linkClosing(key) : undefined;
-      if (closing) return this.requestAfterClose(closing, key, body, options);
+      if (closing) return this.requestAfterClose(closing, key, body, options, result);
       return Promise.reject(error);
     }
     // A plain literal, not a spread: this runs for every call.
-    const channelOptions: RequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs };
-    if (options.signal) channelOptions.signal = options.signal;
+    const channelOptions: ChannelRequestOptions = { timeoutMs: options.timeoutMs ?? this.callTimeoutMs, signal: options.signal, mapError: undefined, result };
     const route = this.routes[key];
     if (route?.linkType === 'direct') {
       channelOptions.mapError = this.linkGone(route.link ?? '');
       return channel.request(body, channelOptions);
     }
     const sent = channel.request(body, channelOptions);
-    return this.server.recovers ? sent.catch((err: unknown) => this.retryForgotten(err, key, body, options)) : sent;
+    return this.server.recovers ? sent.catch((err: unknown) => this.retryForgotten(err, key, body, options, result)) : sent;
   }
 
   /**
@@ -543,7 +578,7 @@ export class Session extends EventEmitter {
    * failed with LINK_FAILED while one made a moment earlier failed with SERVICE_GONE and one made a moment
    * later went by the fallback route.
    */
-  private async requestAfterClose<B extends RequestBody>(link: Channel, key: string, body: B, options: RequestOptions): Promise<ReplyTo<B['type']>> {
+  private async requestAfterClose<B extends RequestBody>(link: Channel, key: string, body: B, options: RequestOptions, result?: (value: unknown) => unknown): Promise<ReplyTo<B['type']>> {
     const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     while (link.closeInfo === undefined && this.links.get(this.routes[key]?.link ?? '') === link) {
@@ -554,32 +589,32 @@ export class Session extends EventEmitter {
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     this.assertLive();
-    return this.request(key, body, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+    return this.request(key, body, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) }, result);
   }
 
   /**
    * The server did not know the session: the request never reached the service, so it is safe to make it
    * again once the session is restored (a call the service received is never made twice).
    */
-  private retryForgotten<B extends RequestBody>(err: unknown, key: string, body: B, options: RequestOptions): Promise<ReplyTo<B['type']>> {
+  private retryForgotten<B extends RequestBody>(err: unknown, key: string, body: B, options: RequestOptions, result?: (value: unknown) => unknown): Promise<ReplyTo<B['type']>> {
     const error = PeerwayError.from(err);
     if (error.code !== 'SESSION_NOT_FOUND' || this.ended || !('session' in body) || body.session !== this.id) throw error;
     this.server.forgotten(this);
-    return this.requestWhenUsable(key, body, options);
+    return this.requestWhenUsable(key, body, options, result);
   }
 
   /**
    * A request made while the session is being restored or the server connection is coming back: it waits
    * for that, within its own timeout, then goes out on the route the session has by then.
    */
-  private async requestWhenUsable<B extends RequestBody>(key: string, body: B, options: RequestOptions): Promise<ReplyTo<B['type']>> {
+  private async requestWhenUsable<B extends RequestBody>(key: string, body: B, options: RequestOptions, result?: (value: unknown) => unknown): Promise<ReplyTo<B['type']>> {
     const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     await this.untilUsable(timeoutMs, options.signal, () => this.routes[key]?.linkType !== 'direct');
     const rest = Math.max(1, deadline - Date.now());
     // The session id changes when it was started again: the request is for the session as it is now.
     const current = 'session' in body ? { ...body, session: this.id } : body;
-    return this.request(key, current, { ...options, timeoutMs: rest });
+    return this.request(key, current, { ...options, timeoutMs: rest }, result);
   }
 
   /**
@@ -675,6 +710,15 @@ export class Session extends EventEmitter {
   private linkChannels(): Set<Channel> {
     return new Set(this.links.values());
   }
+}
+
+interface CallPlan {
+  def: MethodDef;
+  /** The definition `def` belongs to (the session's may change while a call is in flight). */
+  scope: ServiceDefinition;
+  key: string;
+  where: string;
+  result: (value: unknown) => unknown;
 }
 
 function eventSubscription(type: 'subscribe' | 'unsubscribe', session: string, name: string): RequestBody {

@@ -3,7 +3,7 @@ import { PeerwayError } from '../errors.js';
 import type { BearerAddress, BearerAttributes, BearerOptions, CloseInfo, Listener, MessageConnection } from '../bearer/bearer.js';
 import { formatBearerUrl, getBearer, hasBearer } from '../bearer/registry.js';
 import type { Logger } from '../logger.js';
-import { enforce, type Action, type Authorizer, type Identity } from '../policy/authorizer.js';
+import { enforce, type Action, type Authorizer, type Identity, type Resource } from '../policy/authorizer.js';
 import { randomSecret, sameSecret } from '../policy/secret.js';
 import { chooseRoutes, standardLinkCheck, type ServicePlace } from '../routing/route-chooser.js';
 import { renderInstructions, type LinkInstruction } from '../routing/instructions.js';
@@ -221,7 +221,7 @@ export class ServiceHost {
    */
   allows(s: RunnerSession, action: Action, name?: string): boolean {
     if (name !== undefined && s.grants.denial(action, name) !== undefined) return false;
-    return this.options.authorizer.authorize(s.identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) }).allowed;
+    return this.options.authorizer.authorize(s.identity, action, this.resource(name)).allowed;
   }
 
   /** Like `allows`, but throws POLICY_DENIED with the server's wording. */
@@ -230,7 +230,12 @@ export class ServiceHost {
       this.log.warn({ audit: 'denied', identity: s.identity.name, action, service: this.name, name, session: s.id, route: 'direct' }, 'policy denied');
       s.grants.enforce(action, name);
     }
-    enforce(this.options.authorizer, s.identity, action, { service: this.name, ...(name !== undefined ? { name } : {}) });
+    enforce(this.options.authorizer, s.identity, action, this.resource(name));
+  }
+
+  /** The resource a direct request names; no spread: every direct call passes here. */
+  private resource(name: string | undefined): Resource {
+    return name !== undefined ? { service: this.name, name } : { service: this.name };
   }
 
   /** The server's decisions for a session changed (a condition flipped, the policy was reloaded). */

@@ -89,7 +89,7 @@ export class ServiceRuntime {
       const known = [...this.definition.methods.keys()].join(', ') || 'none';
       throw new PeerwayError('METHOD_NOT_FOUND', `service ${this.name} has no method "${method}" (methods: ${known})`);
     }
-    const where = `${this.name}.${method}`;
+    const { where, resultWhere } = this.names(def);
     const checked = checkArguments(this.definition, def.arguments, args, where);
     const handler = this.impl.methods?.[method];
     if (!handler) {
@@ -104,19 +104,32 @@ export class ServiceRuntime {
     if (isThenable(result)) {
       // Promise.resolve also adopts thenables that are not native promises (another realm, a library's).
       return Promise.resolve(result).then(
-        (value) => this.checkResult(def.returns, value, where),
+        (value) => this.checkResult(def.returns, value, where, resultWhere),
         (err) => {
           throw this.implementationError(err, method, ctx.session);
         },
       );
     }
-    return this.checkResult(def.returns, result, where);
+    return this.checkResult(def.returns, result, where, resultWhere);
   }
 
-  private checkResult(returns: MethodDef['returns'], result: unknown, where: string): unknown {
+  /** How errors name a method and its result, made once per method rather than for every call. */
+  private names(def: MethodDef): { where: string; resultWhere: string } {
+    let names = this.methodNames.get(def);
+    if (!names) {
+      const where = `${this.name}.${def.name}`;
+      names = { where, resultWhere: `${where} result` };
+      this.methodNames.set(def, names);
+    }
+    return names;
+  }
+
+  private readonly methodNames = new Map<MethodDef, { where: string; resultWhere: string }>();
+
+  private checkResult(returns: MethodDef['returns'], result: unknown, where: string, resultWhere: string): unknown {
     if (returns.name === 'void') return undefined;
     try {
-      return checkValue(this.definition, returns, result, `${where} result`);
+      return checkValue(this.definition, returns, result, resultWhere);
     } catch (err) {
       throw new PeerwayError('BAD_RESULT', `${(err as Error).message} (fix the implementation of ${where})`);
     }

@@ -1,6 +1,6 @@
 import { PeerwayError } from '../errors.js';
 import type { CloseInfo, MessageConnection } from './connection.js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { decodeMessage, encodeMessage, encodeReply } from './codec.js';
 import { fieldProblem } from './message-fields.js';
 import type { ErrorMessage, Message, ProtocolRequests, Push, ReplyTo, Request, RequestBody, RequestType } from './messages.js';
 import { PUSH_TYPES, REQUEST_TYPES, isPush, isRequest } from './messages.js';
@@ -13,6 +13,16 @@ export interface RequestOptions {
    * CONNECTION_CLOSED). Cheaper than a .catch on the hot path: no extra promise per request.
    */
   mapError?: (error: PeerwayError) => PeerwayError;
+}
+
+/** Options of Channel.request that only the library's own callers set. */
+export interface ChannelRequestOptions extends RequestOptions {
+  /**
+   * Turns the reply's value into what the request resolves with (a client's check of a call's result); what
+   * it throws rejects the request as it is, without mapError. Run where the reply is matched, it saves the
+   * caller a promise and a turn of the microtask queue per request.
+   */
+  result?: (value: unknown) => unknown;
 }
 
 /**
@@ -85,6 +95,7 @@ interface Pending {
   /** Kept to word error messages; the wording is built only when one is needed. */
   body: RequestBody;
   mapError?: (error: PeerwayError) => PeerwayError;
+  result?: (value: unknown) => unknown;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -228,7 +239,7 @@ export class Channel {
   }
 
   /** Sends a request and resolves with the reply's value, or rejects with the peer's typed error. */
-  request<B extends RequestBody>(body: B, options: RequestOptions = {}): Promise<ReplyTo<B['type']>> {
+  request<B extends RequestBody>(body: B, options: ChannelRequestOptions = {}): Promise<ReplyTo<B['type']>> {
     if (this.closed) {
       return Promise.reject(mapped(options, new PeerwayError('CONNECTION_CLOSED', `${this.peerLabel}: connection is closed`)));
     }
@@ -239,8 +250,8 @@ export class Channel {
     return new Promise<ReplyTo<B['type']>>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
       const deadline = timeoutMs > 0 && Number.isFinite(timeoutMs) ? performance.now() + timeoutMs : Infinity;
-      const entry: Pending = { resolve: resolve, reject, deadline, timeoutMs, body };
-      if (options.mapError) entry.mapError = options.mapError;
+      // Every field set, in one order: one shape for all entries keeps settle's property reads monomorphic.
+      const entry: Pending = { resolve, reject, deadline, timeoutMs, body, mapError: options.mapError, result: options.result, signal: undefined, onAbort: undefined };
       if (options.signal) {
         entry.signal = options.signal;
         entry.onAbort = () => this.settle(id, new PeerwayError('ABORTED', `${describe(body)} was aborted`));
@@ -465,7 +476,7 @@ export class Channel {
   private reply(id: number, value: unknown): void {
     if (this.closed) return;
     try {
-      this.send({ type: 'reply', id, value });
+      this.sendEncoded(encodeReply(id, value));
     } catch (err) {
       this.replyError(id, err);
     }
@@ -531,8 +542,20 @@ export class Channel {
     if (!entry) return; // late reply after a timeout: ignore
     this.pending.delete(id);
     if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
-    if (error) entry.reject(entry.mapError ? entry.mapError(error) : error);
-    else entry.resolve(value);
+    if (error) {
+      entry.reject(entry.mapError ? entry.mapError(error) : error);
+    } else if (entry.result) {
+      let out: unknown;
+      try {
+        out = entry.result(value);
+      } catch (err) {
+        entry.reject(PeerwayError.from(err));
+        return;
+      }
+      entry.resolve(out);
+    } else {
+      entry.resolve(value);
+    }
   }
 
   private protocolError(err: PeerwayError): void {

@@ -3,6 +3,7 @@ import { PeerwayError } from '../errors.js';
 import type { Message } from './messages.js';
 import { CONTROL_TYPES, PUSH_TYPES, REQUEST_TYPES } from './messages.js';
 import { MessagePackWriter } from './msgpack-writer.js';
+import { readPlainMessage } from './plain-message.js';
 
 /**
  * Message codec: plain MessagePack maps, so any MessagePack library can read Peerway traffic. Encoding is
@@ -27,6 +28,11 @@ const writer = new MessagePackWriter(MAX_NESTING_DEPTH);
 /** Encodes a message; PROTOCOL when it nests deeper than MAX_NESTING_DEPTH (the peer would refuse it). */
 export function encodeMessage(message: Message): Buffer {
   return writer.encode(message);
+}
+
+/** Encodes `{ type: 'reply', id, value }` (the same bytes) without the object: the answer to every call. */
+export function encodeReply(id: number, value: unknown): Buffer {
+  return writer.encodeReply(id, value);
 }
 
 /**
@@ -58,6 +64,9 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<string>([...REQUEST_TYPES, ...P
  * answer that one request with the error instead of dropping the connection.
  */
 export function decodeMessage(body: Uint8Array): Message {
+  // Calls and replies mostly: read without msgpackr, its result checked as msgpackr's is below.
+  const plain = readPlainMessage(body);
+  if (plain !== undefined) return asMessage(plain);
   if (nestedDeeperThan(body, MAX_NESTING_DEPTH)) {
     const { type, id } = envelope(body);
     throw new PeerwayError('PROTOCOL', `message${type ? ` "${type}"` : ''} nests maps and arrays deeper than ${MAX_NESTING_DEPTH} levels, the protocol's limit; flatten the value`, {
@@ -70,6 +79,10 @@ export function decodeMessage(body: Uint8Array): Message {
   } catch (err) {
     throw new PeerwayError('PROTOCOL', `undecodable message body (${(err as Error).message})`, { cause: err });
   }
+  return asMessage(value);
+}
+
+function asMessage(value: unknown): Message {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { type?: unknown }).type !== 'string') {
     throw new PeerwayError('PROTOCOL', 'message is not a map with a string "type" field');
   }

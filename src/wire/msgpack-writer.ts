@@ -23,6 +23,9 @@ const MAX_CACHED_KEY_LENGTH = 64;
 
 const fallback = new Packr({ useRecords: false, int64AsType: 'auto' as 'bigint', encodeUndefinedAsNil: true, moreTypes: false });
 
+/** fixmap of 3, "type": "reply", "id" — the fixed start of every reply. */
+const REPLY_HEAD = Uint8Array.from([0x83, 0xa4, ...Buffer.from('type'), 0xa5, ...Buffer.from('reply'), 0xa2, ...Buffer.from('id')]);
+
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 
@@ -48,6 +51,25 @@ export class MessagePackWriter {
     this.write(value);
     const out = this.chunk.subarray(this.start, this.pos);
     // Keep the next encoding 8-byte aligned, which makes copying it faster.
+    this.pos = (this.pos + 7) & ~7;
+    return out;
+  }
+
+  /**
+   * The encoding of `{ type: 'reply', id, value }`, byte for byte what `encode` makes of that object, without
+   * building it: every call is answered with one, and the map's keys are always these three.
+   */
+  encodeReply(id: number, value: unknown): Buffer {
+    if (this.chunk.length - this.pos < 1024) this.newChunk(0);
+    this.start = this.pos;
+    this.depth = 1; // inside the reply's own map
+    this.ensure(REPLY_HEAD.length);
+    for (let i = 0; i < REPLY_HEAD.length; i++) this.chunk[this.pos + i] = REPLY_HEAD[i]!;
+    this.pos += REPLY_HEAD.length;
+    this.writeNumber(id);
+    this.writeKey('value');
+    this.write(value);
+    const out = this.chunk.subarray(this.start, this.pos);
     this.pos = (this.pos + 7) & ~7;
     return out;
   }

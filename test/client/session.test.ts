@@ -26,6 +26,18 @@ test('a session takes the direct memory route its service offers, and the server
   assert.equal(stats.calls, 0, 'the direct call did not pass the server');
 });
 
+test('a call that fails before it is sent rejects rather than throws: unknown method, bad argument, ended session', async (t) => {
+  const stack = await memoryStack(t, [MEM_LAB]);
+  const s = await (await stack.client()).startSession('MemLab');
+  const unknown = s.call('nope');
+  assert.ok(unknown instanceof Promise);
+  await assert.rejects(unknown, (e: PeerwayError) => e.code === 'METHOD_NOT_FOUND');
+  await assert.rejects(s.call('echo', { text: 1 }), (e: PeerwayError) => e.code === 'BAD_ARGUMENT' && /MemLab\.echo argument "text"/.test(e.message));
+  assert.equal(await s.call('echo', { text: 'b' }), 'b via direct');
+  await s.stop();
+  await assert.rejects(s.call('echo', { text: 'c' }), (e: PeerwayError) => e.code === 'SESSION_NOT_FOUND');
+});
+
 test('a client that does not offer the memory bearer gets the server route, with the reason in its instructions', async (t) => {
   const stack = await memoryStack(t, [MEM_LAB]);
   const s = await (await stack.client({ bearers: [] })).startSession('MemLab');

@@ -138,6 +138,30 @@ test('mapError rewrites the error of a request that fails, and of one sent on a 
   await assert.rejects(channel.request({ type: 'list' }, { mapError: (e) => e }), (e: PeerwayError) => e.code === 'CONNECTION_CLOSED');
 });
 
+test('result turns a reply into what the request resolves with, and what it throws rejects the request as it is, past mapError', async (t) => {
+  const { port } = await listen(t, (m) => {
+    if (m.type === 'list') return ['a', 'b'];
+    throw new PeerwayError('SERVICE_NOT_FOUND', 'nope');
+  });
+  const channel = await dialHandshake(await tcpBearer.connect({ bearer: tcpBearer.id, host: '127.0.0.1', port }), 'server', { role: 'client' });
+  channel.start({});
+  t.after(() => channel.close());
+  const everything = () => new PeerwayError('SERVICE_GONE', 'mapped');
+  assert.equal(await channel.request({ type: 'list' }, { result: (v) => (v as string[]).length }), 2);
+  const bad = new PeerwayError('BAD_RESULT', 'not a count');
+  await assert.rejects(
+    channel.request({ type: 'list' }, { mapError: everything, result: () => { throw bad; } }),
+    (e: unknown) => e === bad,
+  );
+  // An error reply never reaches result; mapError still rewrites it.
+  let ran = false;
+  await assert.rejects(
+    channel.request({ type: 'stats' }, { mapError: everything, result: () => (ran = true) }),
+    (e: PeerwayError) => e.code === 'SERVICE_GONE',
+  );
+  assert.equal(ran, false);
+});
+
 test('a peer that stops answering is dropped when the keepalive gives up: pending requests fail and the close handler runs without waiting for the frozen peer to close its end', async (t) => {
   // A frozen process: its kernel takes our bytes and our FIN, its application never answers or closes.
   const order: string[] = [];

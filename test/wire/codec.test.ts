@@ -99,3 +99,56 @@ test('a value that contains itself is refused with PROTOCOL, not a stack overflo
   loop.value = loop;
   assert.throws(() => encodeMessage(loop as unknown as Message), (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL');
 });
+
+test('calls and replies read without msgpackr decode to what msgpackr makes of the same bytes, whole, cut short, extended or altered', () => {
+  const reference = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'bigint', moreTypes: false });
+  const key = fc.oneof(fc.constantFrom('type', 'id', 'value', 'args', 'session', 'data', '__proto__', 'constructor', '1', '', 'é'), fc.string({ maxLength: 20 }));
+  const scalar = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+    fc.constantFrom(null, undefined, true, false, 0, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -1, -32, -33, 1.5, 2n ** 63n, 'call', 'reply', 'é', 'x'.repeat(255), 'x'.repeat(256)),
+    fc.integer(),
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+  );
+  const value = fc.oneof(scalar, fc.dictionary(key, scalar, { maxKeys: 17 }), fc.array(scalar, { maxLength: 3 }), fc.dictionary(key, fc.dictionary(key, scalar, { maxKeys: 2 }), { maxKeys: 2 }));
+  const message = fc.oneof(
+    fc.record({ type: fc.constant('reply'), id: fc.nat({ max: 2 ** 32 }), value }),
+    fc.record({ type: fc.constant('call'), session: fc.string({ maxLength: 40 }), method: fc.string({ maxLength: 8 }), args: value, id: fc.nat() }),
+    fc.dictionary(key, value, { maxKeys: 17 }),
+  );
+  const change = fc.oneof(
+    fc.constant((b: Uint8Array) => b),
+    fc.constant((b: Uint8Array) => new Uint8Array(b)),
+    fc.nat().map((n) => (b: Uint8Array) => b.subarray(0, n % (b.length + 1))),
+    fc.uint8Array({ minLength: 1, maxLength: 3 }).map((extra) => (b: Uint8Array) => Buffer.concat([b, extra])),
+    fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(([at, byte]) => (b: Uint8Array) => {
+      const c = Buffer.from(b);
+      if (c.length > 0) c[at % c.length] = byte;
+      return c;
+    }),
+  );
+  fc.assert(
+    fc.property(message, change, (m, alter) => {
+      const body = alter(encodeMessage(m as unknown as Message));
+      let expected: unknown;
+      try {
+        expected = reference.unpack(body);
+      } catch {
+        assert.throws(() => decodeMessage(body), (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL');
+        return;
+      }
+      if (typeof expected !== 'object' || expected === null || Array.isArray(expected) || typeof (expected as { type?: unknown }).type !== 'string') {
+        assert.throws(() => decodeMessage(body), (e: unknown) => e instanceof PeerwayError && e.code === 'PROTOCOL');
+        return;
+      }
+      const ours = decodeMessage(body);
+      assert.deepEqual(ours, expected);
+      assert.deepEqual(Object.keys(ours), Object.keys(expected));
+      for (const [k, v] of Object.entries(expected)) {
+        const mine = (ours as unknown as Record<string, unknown>)[k];
+        if (v instanceof Uint8Array) assert.equal(Object.getPrototypeOf(mine), Object.getPrototypeOf(v));
+      }
+    }),
+    { numRuns: 5000 },
+  );
+});

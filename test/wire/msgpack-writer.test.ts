@@ -113,3 +113,22 @@ test('a bigint beyond 64 bits is refused with a RangeError that says why', () =>
   // The writer is still usable afterwards.
   assert.deepEqual(reader.unpack(writer.encode({ ok: 1 })), { ok: 1 });
 });
+
+test('a reply encoded without its object has the bytes of the object { type: "reply", id, value }', () => {
+  const writer = new MessagePackWriter();
+  const ids = fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.double());
+  fc.assert(
+    fc.property(ids, values, (id, value) => {
+      assert.deepEqual(writer.encodeReply(id, value), writer.encode({ type: 'reply', id, value }));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('a reply nests as deep as the object form may, and one level deeper fails the same way', () => {
+  const writer = new MessagePackWriter(4);
+  const nested = (levels: number): unknown => (levels === 0 ? 1 : [nested(levels - 1)]);
+  assert.deepEqual(writer.encodeReply(7, nested(3)), writer.encode({ type: 'reply', id: 7, value: nested(3) }));
+  assert.throws(() => writer.encode({ type: 'reply', id: 7, value: nested(4) }), /deeper than 4 levels/);
+  assert.throws(() => writer.encodeReply(7, nested(4)), /deeper than 4 levels/);
+});
