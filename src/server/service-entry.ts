@@ -63,7 +63,8 @@ export class ServiceEntry {
   /** An event from the service: forward to every session subscribed to it. */
   publishEvent(name: string, args: Record<string, unknown>): void {
     this.counters.eventsIn++;
-    const shared = new SharedPush({ type: 'event', name, args });
+    // Made only when sessions can share it: a lone session's push is encoded as before, at no extra cost.
+    const shared = this.sessions.size > 1 ? new SharedPush({ type: 'event', name, args }) : undefined;
     for (const s of this.sessions) {
       if (s.wantsEvent(name) && s.pushEvent(name, args, shared)) this.counters.eventsOut++;
     }
@@ -76,7 +77,7 @@ export class ServiceEntry {
     this.runtimeData.apply(path, value);
     this.onData(path);
     const key = this.routeTable.dataKey(path);
-    const shared = new SharedPush({ type: 'data', path, value });
+    const shared = this.sessions.size > 1 ? new SharedPush({ type: 'data', path, value }) : undefined;
     for (const s of this.sessions) {
       if (s.wantsData(path, key) && s.pushData(path, value, shared)) this.counters.dataOut++;
     }
