@@ -43,8 +43,8 @@ export class BrokerClient {
   ) {
     // A session the broker ends (service gone) is forgotten here before the front end hears of it.
     this.sink = {
-      event: (session, name, args) => sink.event(session, name, args),
-      data: (session, path, value) => sink.data(session, path, value),
+      event: (session, name, args, shared) => sink.event(session, name, args, shared),
+      data: (session, path, value, shared) => sink.data(session, path, value, shared),
       ended: (session, error) => {
         this.sessions.delete(session);
         sink.ended(session, error);

@@ -5,6 +5,7 @@ import { GrantCheck, mergeGrants } from '../policy/grants.js';
 import { redactDenied } from '../policy/redact.js';
 import { randomSecret, sameSecret } from '../policy/secret.js';
 import type { ChosenRoute, SessionGrants } from '../wire/messages.js';
+import type { SharedPush } from '../wire/shared-push.js';
 import type { ServiceEntry, Subscriber } from './service-entry.js';
 
 /**
@@ -13,9 +14,13 @@ import type { ServiceEntry, Subscriber } from './service-entry.js';
  * away is dropped, its close handler cleans up.
  */
 export interface SessionSink {
-  /** Returns false when the push goes nowhere (so it is not counted as pushed). */
-  event(session: string, name: string, args: Record<string, unknown>): void | boolean;
-  data(session: string, path: string, value: unknown): void | boolean;
+  /**
+   * Returns false when the push goes nowhere (so it is not counted as pushed). `shared`, when given, is
+   * this very push (same name and args, same path and value) encoded once for all the sessions of one
+   * publish: a binary front end splices the session id into it instead of encoding the push again.
+   */
+  event(session: string, name: string, args: Record<string, unknown>, shared?: SharedPush): void | boolean;
+  data(session: string, path: string, value: unknown, shared?: SharedPush): void | boolean;
   /** The session ended without the client asking (service gone, server stopping, detached too long). */
   ended(session: string, error: PeerwayError): void;
   /**
@@ -175,18 +180,20 @@ export class BrokerSession implements Subscriber {
     return false;
   }
 
-  pushEvent(name: string, args: Record<string, unknown>): boolean {
+  pushEvent(name: string, args: Record<string, unknown>, shared?: SharedPush): boolean {
     const sink = this.sinkNow;
     if (!sink || this.grants.denial('subscribe', name) !== undefined) return false;
-    return sink.event(this.id, name, args) !== false;
+    return sink.event(this.id, name, args, shared) !== false;
   }
 
   /** A change the session may not read is never sent; one wider than what it may read goes without the denied parts. */
-  pushData(path: string, value: unknown): boolean {
+  pushData(path: string, value: unknown, shared?: SharedPush): boolean {
     const sink = this.sinkNow;
     if (!sink || this.grants.denial('read', path) !== undefined) return false;
     const hidden = this.grants.deniedInside(path);
-    return sink.data(this.id, path, hidden.length === 0 ? value : redactDenied(value, path, hidden)) !== false;
+    // A redacted value is this session's own: the encoding shared with the other sessions would leak.
+    if (hidden.length === 0) return sink.data(this.id, path, value, shared) !== false;
+    return sink.data(this.id, path, redactDenied(value, path, hidden)) !== false;
   }
 
   /** Tells the client the session ended without it asking; the broker has already forgotten it. */

@@ -2,6 +2,7 @@ import type { PeerwayError } from '../errors.js';
 import type { Channel, ChannelHandlers } from '../wire/channel.js';
 import { encodeMessage } from '../wire/codec.js';
 import type { Push } from '../wire/messages.js';
+import type { SharedPush } from '../wire/shared-push.js';
 import { DEFAULT_PUSH_LIMITS, PushOutbox, type PushLimits } from '../wire/push-outbox.js';
 import type { Broker, Caller } from './broker.js';
 import { BrokerClient } from './broker-client.js';
@@ -16,19 +17,36 @@ export function serveClient(broker: Broker, channel: Channel, caller: Caller, li
   // One the connection refuses (above its message limit: the session id it carries is longer than the
   // service name the runner sent) is dropped, and said so.
   const outbox = new PushOutbox(channel, limits, (error) => broker.log.warn({ peer: caller.label, reason: error.message }, 'push dropped'));
+  const unencodable = (type: string, err: unknown) =>
+    broker.log.warn({ peer: caller.label, type, reason: (err as Error).message }, 'push could not be encoded; dropped');
   const push = (message: Push, coalesceKey?: string) => {
     let bytes: Uint8Array;
     try {
       bytes = encodeMessage(message);
     } catch (err) {
-      broker.log.warn({ peer: caller.label, type: message.type, reason: (err as Error).message }, 'push could not be encoded; dropped');
+      unencodable(message.type, err);
+      return;
+    }
+    outbox.push(bytes, coalesceKey);
+  };
+  // The push of one publish to many sessions: encoded once, this session's id spliced in.
+  const pushShared = (shared: SharedPush, session: string, coalesceKey?: string) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = shared.encodeFor(session);
+    } catch (err) {
+      unencodable(shared.push.type, err);
       return;
     }
     outbox.push(bytes, coalesceKey);
   };
   const sink: SessionSink = {
-    event: (session, name, args) => push({ type: 'event', session, name, args }),
-    data: (session, path, value) => push({ type: 'data', session, path, value }, `${session}\n${path}`),
+    event: (session, name, args, shared) => (shared ? pushShared(shared, session) : push({ type: 'event', session, name, args })),
+    data: (session, path, value, shared) => {
+      const key = `${session}\n${path}`;
+      if (shared) pushShared(shared, session, key);
+      else push({ type: 'data', session, path, value }, key);
+    },
     ended: (session, error: PeerwayError) => push({ type: 'ended', session, error: error.toWire() }),
   };
   const client = new BrokerClient(broker, caller, sink);

@@ -2,6 +2,7 @@ import type { ServiceDefinition } from '../definition/model.js';
 import { RuntimeDataTree } from '../definition/runtime-data-tree.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { RelayCounters } from '../wire/messages.js';
+import { SharedPush } from '../wire/shared-push.js';
 import type { HostedService } from './hosted-service.js';
 import { dataPaths } from '../policy/grants.js';
 
@@ -10,9 +11,12 @@ export interface Subscriber {
   wantsEvent(name: string): boolean;
   /** `key` is the runtime-data resource the change belongs to (see RouteTable.dataKey). */
   wantsData(path: string, key: string): boolean;
-  /** Delivers an event; false when the session's policy or state kept it back. */
-  pushEvent(name: string, args: Record<string, unknown>): boolean;
-  pushData(path: string, value: unknown): boolean;
+  /**
+   * Delivers an event; false when the session's policy or state kept it back. `shared` is the same
+   * publish encoded once for every session that gets it unchanged (see SharedPush).
+   */
+  pushEvent(name: string, args: Record<string, unknown>, shared?: SharedPush): boolean;
+  pushData(path: string, value: unknown, shared?: SharedPush): boolean;
 }
 
 /**
@@ -59,10 +63,12 @@ export class ServiceEntry {
   /** An event from the service: forward to every session subscribed to it. */
   publishEvent(name: string, args: Record<string, unknown>): void {
     this.counters.eventsIn++;
+    // Made only when sessions can share it: a lone session's push is encoded as before, at no extra cost.
+    const shared = this.sessions.size > 1 ? new SharedPush({ type: 'event', name, args }) : undefined;
     for (const s of this.sessions) {
-      if (s.wantsEvent(name) && s.pushEvent(name, args)) this.counters.eventsOut++;
+      if (s.wantsEvent(name) && s.pushEvent(name, args, shared)) this.counters.eventsOut++;
     }
-    for (const t of this.taps) if (t.wantsEvent(name)) t.pushEvent(name, args);
+    for (const t of this.taps) if (t.wantsEvent(name)) t.pushEvent(name, args, shared);
   }
 
   /** A runtime-data update from the service: keep the copy current, then forward to interested sessions. */
@@ -71,9 +77,10 @@ export class ServiceEntry {
     this.runtimeData.apply(path, value);
     this.onData(path);
     const key = this.routeTable.dataKey(path);
+    const shared = this.sessions.size > 1 ? new SharedPush({ type: 'data', path, value }) : undefined;
     for (const s of this.sessions) {
-      if (s.wantsData(path, key) && s.pushData(path, value)) this.counters.dataOut++;
+      if (s.wantsData(path, key) && s.pushData(path, value, shared)) this.counters.dataOut++;
     }
-    for (const t of this.taps) if (t.wantsData(path, key)) t.pushData(path, value);
+    for (const t of this.taps) if (t.wantsData(path, key)) t.pushData(path, value, shared);
   }
 }
