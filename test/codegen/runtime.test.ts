@@ -164,7 +164,7 @@ test('the generated browser module runs in headless Chromium, in an application 
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('response', (r) => r.status() >= 400 && !r.url().endsWith('/favicon.ico') && errors.push(`${r.status()} ${r.url()}`));
   await page.goto(`${origin}/index.html`);
-  await page.waitForFunction(() => 'exerciseBrowser' in window, undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => 'exerciseBrowser' in window, undefined, { timeout: 30_000 });
   const seen = await page.evaluate(
     (gateway) => (window as unknown as { exerciseBrowser: (gateway: string) => Promise<BrowserObserved> }).exerciseBrowser(gateway),
     `http://${address}`,
