@@ -364,7 +364,7 @@ test('a malformed route report is PROTOCOL and leaves the routes as they were', 
 
 // --- fan-out ----------------------------------------------------------------------------------------
 
-test('a publish is encoded once to share only when more than one session may get it', async (t) => {
+test('a publish is encoded once to share only when the service has more than one session', async (t) => {
   const { client, runtime, entry } = await brokerWith(t);
   const a = client();
   const b = client();
