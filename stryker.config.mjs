@@ -24,13 +24,15 @@ export const GROUPS = {
   },
   // The server's sessions: start, attach, routes, relaying, and its copy of runtime data.
   'server-sessions': {
-    mutate: ['src/server/broker-client.ts:57-222', 'src/server/broker-session.ts:71-175', 'src/server/service-entry.ts:54-71'],
+    mutate: ['src/server/broker-client.ts:57-222', 'src/server/broker-session.ts:76-198', 'src/server/service-entry.ts:63-85'],
     tests: ['server/broker', 'integration/server-loss', 'integration/runtime-data-and-events', 'integration/guards'],
   },
   // The policy's decisions, and the grants a runner enforces on direct links.
   policy: {
     mutate: ['src/policy/policy-statements.ts', 'src/policy/grants.ts', 'src/policy/authorizer.ts:66-77'],
-    tests: ['test/policy/'],
+    // GrantCheck is what runners enforce on links: the policy unit tests never reach it (0 of 57 detected on
+    // 2026-12-01), the runner's push tests and the policy tests on real processes do.
+    tests: ['test/policy/', 'test/runner/service-host-pushes', 'test/runner/runner-session', 'integration/policy'],
   },
 };
 

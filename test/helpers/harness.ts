@@ -60,7 +60,9 @@ export class Collector<T> {
     this.items.push(item);
     this.waiters = this.waiters.filter((w) => (this.items.length >= w.n ? (w.resolve(), false) : true));
   };
-  async next(n: number, timeoutMs = 5000): Promise<T[]> {
+  // The deadline only catches a hang: items that arrive end the wait at once, and a loaded 2-core machine
+  // once took longer than 5 s to deliver three events (2026-12-01, under a mutation run and two test runs).
+  async next(n: number, timeoutMs = 20_000): Promise<T[]> {
     if (this.items.length >= n) return this.items;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`expected ${n} items within ${timeoutMs} ms, got ${this.items.length}: ${JSON.stringify(this.items)}`)), timeoutMs);
