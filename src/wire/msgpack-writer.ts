@@ -210,18 +210,7 @@ export class MessagePackWriter {
     const bytes = p - h - reserved;
     const needed = headerBytes(bytes);
     if (needed !== reserved) c.copy(c, h + needed, h + reserved, p);
-    if (needed === 1) {
-      c[h] = 0xa0 | bytes;
-    } else if (needed === 2) {
-      c[h] = 0xd9;
-      c[h + 1] = bytes;
-    } else if (needed === 3) {
-      c[h] = 0xda;
-      c.writeUInt16BE(bytes, h + 1);
-    } else {
-      c[h] = 0xdb;
-      c.writeUInt32BE(bytes, h + 1);
-    }
+    writeStrHeader(c, h, bytes, needed);
     this.pos = h + needed + bytes;
   }
 
@@ -340,8 +329,26 @@ function utf8Write(target: Buffer, s: string, offset: number): number {
 }
 
 /** Bytes of a str header for a string of `bytes` UTF-8 bytes: fixstr, str8, str16, str32. */
-function headerBytes(bytes: number): number {
+/** Bytes of the MessagePack str header for a string of `bytes` UTF-8 bytes (fixstr, str8, str16, str32). */
+export function headerBytes(bytes: number): number {
   return bytes < 32 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5;
+}
+
+/** Writes a str header of `size` bytes (from headerBytes) at `at`; returns where the string's bytes go. */
+export function writeStrHeader(out: Buffer, at: number, bytes: number, size: number): number {
+  if (size === 1) {
+    out[at] = 0xa0 | bytes;
+  } else if (size === 2) {
+    out[at] = 0xd9;
+    out[at + 1] = bytes;
+  } else if (size === 3) {
+    out[at] = 0xda;
+    out.writeUInt16BE(bytes, at + 1);
+  } else {
+    out[at] = 0xdb;
+    out.writeUInt32BE(bytes, at + 1);
+  }
+  return at + size;
 }
 
 function isPlainObject(value: object): boolean {

@@ -1,4 +1,5 @@
 import { encodeMessage } from './codec.js';
+import { headerBytes, writeStrHeader } from './msgpack-writer.js';
 
 /** An event or runtime-data push as a service publishes it: the same for every session it goes to. */
 export type PublishedPush = { type: 'event'; name: string; args: Record<string, unknown> } | { type: 'data'; path: string; value: unknown };
@@ -36,7 +37,7 @@ export class SharedPush {
     const head = this.head!;
     const tail = this.tail!;
     const idBytes = utf8Length(session);
-    const idHeader = strHeaderBytes(idBytes);
+    const idHeader = headerBytes(idBytes);
     const out = Buffer.allocUnsafe(head.length + idHeader + idBytes + tail.length);
     out.set(head, 0);
     const p = writeStrHeader(out, head.length, idBytes, idHeader);
@@ -78,30 +79,9 @@ export class SharedPush {
   }
 }
 
-/** Bytes of a MessagePack str header for a string of `bytes` UTF-8 bytes: fixstr, str8, str16, str32. */
-function strHeaderBytes(bytes: number): number {
-  return bytes < 32 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5;
-}
-
-function writeStrHeader(out: Buffer, at: number, bytes: number, size: number): number {
-  if (size === 1) {
-    out[at] = 0xa0 | bytes;
-  } else if (size === 2) {
-    out[at] = 0xd9;
-    out[at + 1] = bytes;
-  } else if (size === 3) {
-    out[at] = 0xda;
-    out.writeUInt16BE(bytes, at + 1);
-  } else {
-    out[at] = 0xdb;
-    out.writeUInt32BE(bytes, at + 1);
-  }
-  return at + size;
-}
-
 function encodedString(s: string): Buffer {
   const bytes = utf8Length(s);
-  const size = strHeaderBytes(bytes);
+  const size = headerBytes(bytes);
   const out = Buffer.allocUnsafe(size + bytes);
   writeUtf8(out, s, writeStrHeader(out, 0, bytes, size), bytes);
   return out;

@@ -16,6 +16,14 @@ export interface ServiceFiles {
   impl?: string;
 }
 
+/** The WhoAmI service in process, started, stopped when the test ends. */
+export async function startWhoami(t: TestContext): Promise<ServiceRuntime> {
+  const runtime = await loadService(fixture('memory', 'whoami.xml'));
+  await runtime.start();
+  t.after(() => runtime.stop());
+  return runtime;
+}
+
 export const MEM_LAB: ServiceFiles = { xml: fixture('memory', 'mem-lab.xml'), impl: fixture('p2p', 'lab.mjs') };
 
 async function started(files: ServiceFiles[]): Promise<ServiceRuntime[]> {

@@ -12,11 +12,9 @@ import type { SessionSink } from '../../src/server/broker-session.js';
 import type { HostedService, HostedSessionOpened, SessionOpening } from '../../src/server/hosted-service.js';
 import { InProcessService } from '../../src/server/in-process-service.js';
 import type { Subscriber } from '../../src/server/service-entry.js';
-import { loadService } from '../../src/service/load-service.js';
-import type { ServiceRuntime } from '../../src/service/service-runtime.js';
 import type { SharedPush } from '../../src/wire/shared-push.js';
 import type { SubscriptionKind } from '../../src/wire/messages.js';
-import { fixture } from '../helpers/harness.js';
+import { startWhoami } from '../helpers/in-memory.js';
 
 /**
  * How the broker keeps one caller's sessions: the per-caller limit, ids a cluster peer gives, the grants
@@ -77,16 +75,9 @@ class RecordingService extends InProcessService {
   }
 }
 
-async function whoami(t: import('node:test').TestContext): Promise<ServiceRuntime> {
-  const runtime = await loadService(fixture('memory', 'whoami.xml'));
-  await runtime.start();
-  t.after(() => runtime.stop());
-  return runtime;
-}
-
 async function brokerWith(t: import('node:test').TestContext, options: ConstructorParameters<typeof Broker>[0] = {}) {
   const broker = new Broker(options);
-  const runtime = await whoami(t);
+  const runtime = await startWhoami(t);
   const service = new RecordingService(runtime);
   const entry = broker.register({ identity: ANONYMOUS, label: 'test' }, service, runtime.tree.snapshot());
   runtime.addOutput({ event: (n, a) => entry.publishEvent(n, a), data: (p, v) => entry.publishData(p, v) });

@@ -7,9 +7,7 @@ import { Broker } from '../../src/server/broker.js';
 import { BrokerClient } from '../../src/server/broker-client.js';
 import type { SessionSink } from '../../src/server/broker-session.js';
 import { InProcessService } from '../../src/server/in-process-service.js';
-import { loadService } from '../../src/service/load-service.js';
-import type { ServiceRuntime } from '../../src/service/service-runtime.js';
-import { fixture } from '../helpers/harness.js';
+import { startWhoami } from '../helpers/in-memory.js';
 
 /**
  * The broker API on its own: no bearer, no connection, no process. A front end is a BrokerClient with a
@@ -31,17 +29,10 @@ class RecordingSink implements SessionSink {
   }
 }
 
-async function whoami(t: import('node:test').TestContext): Promise<ServiceRuntime> {
-  const runtime = await loadService(fixture('memory', 'whoami.xml'));
-  await runtime.start();
-  t.after(() => runtime.stop());
-  return runtime;
-}
-
 /** A broker with the WhoAmI service in process, wired as the server wires in-process services. */
 async function brokerWith(t: import('node:test').TestContext, options: ConstructorParameters<typeof Broker>[0] = {}) {
   const broker = new Broker(options);
-  const runtime = await whoami(t);
+  const runtime = await startWhoami(t);
   const entry = broker.register({ identity: ANONYMOUS, label: 'test' }, new InProcessService(runtime), runtime.tree.snapshot());
   runtime.addOutput({ event: (n, a) => entry.publishEvent(n, a), data: (p, v) => entry.publishData(p, v) });
   const client = (identity: Identity = ANONYMOUS, sink = new RecordingSink()) => ({ sink, api: new BrokerClient(broker, { identity, label: `test ${identity.name}` }, sink) });
@@ -137,7 +128,7 @@ test('the authorization point decides every request and push, and a denial names
 
 test('a second registration of a name is refused with DUPLICATE_SERVICE naming the first', async (t) => {
   const { broker } = await brokerWith(t);
-  const runtime = await whoami(t);
+  const runtime = await startWhoami(t);
   assert.throws(() => broker.register({ identity: ANONYMOUS, label: 'x' }, new InProcessService(runtime)), (e: PeerwayError) => e.code === 'DUPLICATE_SERVICE' && /already registered \(in-process\)/.test(e.message));
 });
 
