@@ -45,14 +45,9 @@ export class MessagePackWriter {
 
   /** The encoding of `value`, in a buffer of its own (a view of a chunk that is never written again). */
   encode(value: unknown): Buffer {
-    if (this.chunk.length - this.pos < 1024) this.newChunk(0);
-    this.start = this.pos;
-    this.depth = 0; // an encoding that threw left it counted up
+    this.begin(0);
     this.write(value);
-    const out = this.chunk.subarray(this.start, this.pos);
-    // Keep the next encoding 8-byte aligned, which makes copying it faster.
-    this.pos = (this.pos + 7) & ~7;
-    return out;
+    return this.finish();
   }
 
   /**
@@ -60,15 +55,25 @@ export class MessagePackWriter {
    * building it: every call is answered with one, and the map's keys are always these three.
    */
   encodeReply(id: number, value: unknown): Buffer {
-    if (this.chunk.length - this.pos < 1024) this.newChunk(0);
-    this.start = this.pos;
-    this.depth = 1; // inside the reply's own map
+    this.begin(1); // inside the reply's own map
     this.ensure(REPLY_HEAD.length);
     for (let i = 0; i < REPLY_HEAD.length; i++) this.chunk[this.pos + i] = REPLY_HEAD[i]!;
     this.pos += REPLY_HEAD.length;
     this.writeNumber(id);
     this.writeKey('value');
     this.write(value);
+    return this.finish();
+  }
+
+  /** Starts an encoding at `depth` levels of nesting (an encoding that threw left the count up). */
+  private begin(depth: number): void {
+    if (this.chunk.length - this.pos < 1024) this.newChunk(0);
+    this.start = this.pos;
+    this.depth = depth;
+  }
+
+  /** The encoding just written, in a view of its own; the next one starts 8-byte aligned, which makes copying it faster. */
+  private finish(): Buffer {
     const out = this.chunk.subarray(this.start, this.pos);
     this.pos = (this.pos + 7) & ~7;
     return out;
@@ -328,7 +333,6 @@ function utf8Write(target: Buffer, s: string, offset: number): number {
   return nativeUtf8Write ? nativeUtf8Write.call(target, s, offset) : target.write(s, offset, 'utf8');
 }
 
-/** Bytes of a str header for a string of `bytes` UTF-8 bytes: fixstr, str8, str16, str32. */
 /** Bytes of the MessagePack str header for a string of `bytes` UTF-8 bytes (fixstr, str8, str16, str32). */
 export function headerBytes(bytes: number): number {
   return bytes < 32 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5;
