@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,12 +48,20 @@ test('a client that never sends ready still receives every event, with and witho
   }
 });
 
-test('a .ts service in a package without "type": "module" (npm\'s default) is hosted by peerway runner', async (t) => {
+/** A temp package without "type": "module" (npm's default, so .ts files load as CommonJS) holding `files`. */
+function commonJsPackage(t: TestContext, files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'peerway-cjs-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'my-service', version: '1.0.0' }));
-  writeFileSync(path.join(dir, 'calc.xml'), '<service name="CjsCalc"><methods><method name="add" returns="int"><argument name="a" type="int"/><argument name="b" type="int"/></method></methods></service>');
-  writeFileSync(path.join(dir, 'calc.ts'), 'interface Args { a: number; b: number }\nconst impl = { methods: { add: ({ a, b }: Args): number => a + b } };\nexport default impl;\n');
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+test('a .ts service in a package without "type": "module" (npm\'s default) is hosted by peerway runner', async (t) => {
+  const dir = commonJsPackage(t, {
+    'calc.xml': '<service name="CjsCalc"><methods><method name="add" returns="int"><argument name="a" type="int"/><argument name="b" type="int"/></method></methods></service>',
+    'calc.ts': 'interface Args { a: number; b: number }\nconst impl = { methods: { add: ({ a, b }: Args): number => a + b } };\nexport default impl;\n',
+  });
   const server = await startServer(t);
   await startRunner(t, server.url, [path.join(dir, 'calc.xml')]);
   const s = await (await connectClient(t, server.url)).startSession('CjsCalc');
@@ -61,11 +69,10 @@ test('a .ts service in a package without "type": "module" (npm\'s default) is ho
 });
 
 test('a .ts service with a syntax error in such a package stops the runner at file:line:col, not with a module-cycle error', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'peerway-cjs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'my-service', version: '1.0.0' }));
-  writeFileSync(path.join(dir, 'broken.xml'), '<service name="Broken"><methods><method name="m" returns="int"/></methods></service>');
-  writeFileSync(path.join(dir, 'broken.ts'), 'export default {\n  methods: { m: () => 1 +; },\n};\n');
+  const dir = commonJsPackage(t, {
+    'broken.xml': '<service name="Broken"><methods><method name="m" returns="int"/></methods></service>',
+    'broken.ts': 'export default {\n  methods: { m: () => 1 +; },\n};\n',
+  });
   // Loaded before any connection: the server address need not answer.
   const r = await runPeerway(['runner', '--server', 'tcp://127.0.0.1:9', path.join(dir, 'broken.xml')]);
   assert.equal(r.code, 2, r.stdout + r.stderr);

@@ -3,16 +3,15 @@
 // decisions unguarded by the tests on real processes, where a wrong push is dropped by the client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import { parseDefinition } from '../../src/definition/parse-definition.js';
 import { silentLogger } from '../../src/logger.js';
-import { allowAll } from '../../src/policy/authorizer.js';
-import { ServiceHost } from '../../src/runner/service-host.js';
+import type { ServiceHost } from '../../src/runner/service-host.js';
 import { ServiceRuntime } from '../../src/service/service-runtime.js';
 import type { Channel } from '../../src/wire/channel.js';
 import { decodeMessage } from '../../src/wire/codec.js';
 import { resolveLimits } from '../../src/wire/limits.js';
 import { PROTOCOL_VERSION, type Push } from '../../src/wire/messages.js';
+import { recordingLogger, testServiceHost } from '../helpers/service-host.js';
 
 const PUSHES = `<service name="Pushes">
   <methods><method name="ping" returns="int"/></methods>
@@ -35,16 +34,7 @@ const client = { bearers: ['connect.bearer.tcp'], host: 'h', version: PROTOCOL_V
 async function host(xml = PUSHES, log = silentLogger()): Promise<{ host: ServiceHost; toServer: Push[] }> {
   const toServer: Push[] = [];
   const runtime = new ServiceRuntime(parseDefinition(xml, 'pushes.xml'), { methods: { ping: () => 1 } }, silentLogger());
-  const h = new ServiceHost(runtime, {
-    reliableBearer: 'connect.bearer.tcp',
-    p2pHost: '127.0.0.1',
-    place: { host: 'h', process: 'p' },
-    authorizer: allowAll,
-    adapters: {},
-    limits: resolveLimits(),
-    toServer: (m) => void toServer.push(m),
-    log,
-  });
+  const h = testServiceHost(runtime, { log, toServer: (m) => void toServer.push(m) });
   await h.openLinks();
   return { host: h, toServer };
 }
@@ -186,8 +176,7 @@ test('a subscription left on a link that is not open sends nothing and breaks no
 });
 
 test('a direct request the grants allow is not logged as denied; one they deny is logged for the audit and refused', async (t) => {
-  const entries: { msg: string; audit?: string; name?: string; route?: string }[] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void entries.push(JSON.parse(line) as (typeof entries)[number]) });
+  const { log, entries } = recordingLogger<{ level: number; msg: string; audit?: string; name?: string; route?: string }>();
   const { host: h } = await host(PUSHES, log);
   t.after(() => h.closeLinks());
   h.open('s1', client, { name: 'anonymous' }, { denied: { 'call:ping': 'not today' } });

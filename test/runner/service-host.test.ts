@@ -1,38 +1,19 @@
 // ServiceHost in process, for what the wire cannot reach on a real runner without a forged server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import { PeerwayError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
-import { allowAll } from '../../src/policy/authorizer.js';
-import { ServiceHost } from '../../src/runner/service-host.js';
+import type { ServiceHost } from '../../src/runner/service-host.js';
 import { serveLink } from '../../src/runner/link-handler.js';
 import { loadService } from '../../src/service/load-service.js';
-import { resolveLimits } from '../../src/wire/limits.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import type { ConnectionHandlers, MessageConnection } from '../../src/wire/connection.js';
 import { PROTOCOL_VERSION, type Message } from '../../src/wire/messages.js';
 import { fixture } from '../helpers/harness.js';
+import { recordingLogger, testServiceHost } from '../helpers/service-host.js';
 
 async function labHost(log = silentLogger()): Promise<ServiceHost> {
-  const runtime = await loadService(fixture('p2p', 'lab.xml'));
-  return new ServiceHost(runtime, {
-    reliableBearer: 'connect.bearer.tcp',
-    p2pHost: '127.0.0.1',
-    place: { host: 'h', process: 'p' },
-    authorizer: allowAll,
-    adapters: {},
-    limits: resolveLimits(),
-    toServer: () => undefined,
-    log,
-  });
-}
-
-/** A debug-level logger whose entries the test reads. */
-function recordingLogger() {
-  const entries: { level: number; msg: string }[] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void entries.push(JSON.parse(line) as { level: number; msg: string }) });
-  return { log, entries };
+  return testServiceHost(await loadService(fixture('p2p', 'lab.xml')), { log });
 }
 
 /** A link connection driven by the test: the peer's close arrives right after the welcome is sent. */
