@@ -35,42 +35,83 @@ if (files.length === 0) {
 const concurrency = process.env.PEERWAY_TEST_CONCURRENCY ?? '3';
 const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-timeout=600000'];
 
-// PEERWAY_TEST_BAIL=1 (for `npm run mutate`): stop at the first failing test. The test runner runs in a
-// process group of its own so that stopping it also stops every file's process and the servers they spawned.
-const bail = process.env.PEERWAY_TEST_BAIL === '1';
-if (bail) {
-  const reporter = new URL('./bail-reporter.mjs', import.meta.url).href;
-  args.push(`--test-reporter=${reporter}`, '--test-reporter-destination=stderr');
-}
-const child = spawn(process.execPath, [...args, ...files], { stdio: ['inherit', 'inherit', bail ? 'pipe' : 'inherit'], cwd: root, detached: bail });
-let failedEarly = false;
-if (bail) {
+// PEERWAY_TEST_BAIL=1 (for `npm run mutate`): stop at the first failing test. Node's runner holds back the
+// report of a file until every file before it has finished, so one runner for all files would notice a quick
+// file's failure only after the slow files started beside it. Here each file gets a runner of its own (the
+// same concurrency), in a process group of its own so that stopping it also stops the servers it spawned.
+if (process.env.PEERWAY_TEST_BAIL === '1') {
   const { BAIL_MARKER } = await import('./bail-reporter.mjs');
-  let pending = '';
-  child.stderr.on('data', (chunk) => {
-    pending += chunk.toString('utf8');
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith(BAIL_MARKER)) {
-        process.stderr.write(`${line}\n`);
-      } else if (!failedEarly) {
-        failedEarly = true;
-        process.stderr.write(`stopping at the first failure (PEERWAY_TEST_BAIL=1): ${line.slice(BAIL_MARKER.length).trim()}\n`);
+  const reporter = new URL('./bail-reporter.mjs', import.meta.url).href;
+  const running = new Set();
+  let failed = false;
+  const stopAll = () => {
+    for (const child of running) {
+      try {
         process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
       }
     }
-  });
+  };
+  const runFile = (file) =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [...args, `--test-reporter=${reporter}`, '--test-reporter-destination=stderr', file], {
+        stdio: ['ignore', 'inherit', 'pipe'],
+        cwd: root,
+        detached: true,
+      });
+      running.add(child);
+      let pending = '';
+      child.stderr.on('data', (chunk) => {
+        pending += chunk.toString('utf8');
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.startsWith(BAIL_MARKER)) {
+            process.stderr.write(`${line}\n`);
+          } else if (!failed) {
+            failed = true;
+            process.stderr.write(`stopping at the first failure (PEERWAY_TEST_BAIL=1): ${line.slice(BAIL_MARKER.length).trim()}\n`);
+            stopAll();
+          }
+        }
+      });
+      child.on('exit', (code) => {
+        running.delete(child);
+        // A file that failed without a failing test (a crash, a syntax error) fails the run as well.
+        if (code !== 0 && !failed) {
+          failed = true;
+          process.stderr.write(`stopping: ${path.relative(root, file)} exited with ${code}\n`);
+          stopAll();
+        }
+        resolve();
+      });
+    });
+  // A stop from outside (Ctrl-C, Stryker's timeout) takes the test processes with it.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      stopAll();
+      process.exit(1);
+    });
+  }
+  const queue = [...files];
+  const worker = async () => {
+    while (!failed && queue.length > 0) await runFile(queue.shift());
+  };
+  await Promise.all(Array.from({ length: Number(concurrency) }, worker));
+  process.exit(failed ? 1 : 0);
 }
-// A stop from outside (Ctrl-C, Stryker's timeout) takes the test processes with it.
+
+const child = spawn(process.execPath, [...args, ...files], { stdio: 'inherit', cwd: root });
+// A stop from outside (Ctrl-C) takes the test processes with it.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     try {
-      process.kill(bail ? -child.pid : child.pid, 'SIGKILL');
+      process.kill(child.pid, 'SIGKILL');
     } catch {
       // already gone
     }
     process.exit(1);
   });
 }
-child.on('exit', (code) => process.exit(failedEarly ? 1 : (code ?? 1)));
+child.on('exit', (code) => process.exit(code ?? 1));
