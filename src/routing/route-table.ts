@@ -45,6 +45,8 @@ export const UDP_BEARER = 'connect.bearer.udp';
  */
 export class RouteTable {
   private readonly byKey = new Map<ResourceKey, RouteAlternative[]>();
+  /** The declared methods' keys, made once: a key built for each call is a string to flatten and hash again. */
+  private readonly methodKeys = new Map<string, ResourceKey>();
   /** Runtime-data subtrees that routes name, longest first (for dataKey lookups). */
   private readonly dataPaths: string[];
   /** Links used by direct routes, with the built-in ones resolved to `reliableBearer` / udp. */
@@ -68,8 +70,9 @@ export class RouteTable {
     for (const r of routing?.routes ?? []) for (const s of r.selectors) if (s.kind === 'runtimedata') paths.add(s.name ?? '');
     this.dataPaths = [...paths].sort((a, b) => b.length - a.length);
 
+    for (const m of definition.methods.keys()) this.methodKeys.set(m, resourceKey('method', m));
     const keys: ResourceKey[] = [
-      ...[...definition.methods.keys()].map((m) => resourceKey('method', m)),
+      ...this.methodKeys.values(),
       ...[...definition.events.keys()].map((e) => resourceKey('event', e)),
       ...this.dataPaths.map((p) => resourceKey('runtimedata', p)),
     ];
@@ -94,6 +97,11 @@ export class RouteTable {
   /** Every resource of the service, in a stable order. */
   keys(): ResourceKey[] {
     return [...this.byKey.keys()];
+  }
+
+  /** The key of a method, declared or not; only the declared ones are kept (a peer may send any name). */
+  methodKey(method: string): ResourceKey {
+    return this.methodKeys.get(method) ?? resourceKey('method', method);
   }
 
   /** The routes naming this resource, in document order; empty means "server" (no route names it). */

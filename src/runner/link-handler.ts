@@ -53,22 +53,10 @@ export function serveLink(service: LinkedService, session: RunnerSession, link: 
     return hidden.length === 0 ? snapshot : redactDenied(snapshot, name, hidden);
   };
 
-  // Route keys of the declared methods, made once: a key built for each call was a string to flatten and
-  // look up again every time. Undeclared names are not kept (a peer could send any number of them).
-  const methodKeys = new Map<string, string>();
-  const methodKey = (method: string): string => {
-    let key = methodKeys.get(method);
-    if (key === undefined) {
-      key = `method:${method}`;
-      if (service.runtime.definition.methods.has(method)) methodKeys.set(method, key);
-    }
-    return key;
-  };
-
   return {
     call: (m) => {
       ownSession(m.session);
-      if (session.directLink(methodKey(m.method)) !== link) throw notRouted(`method "${m.method}"`);
+      if (session.directLink(service.table.methodKey(m.method)) !== link) throw notRouted(`method "${m.method}"`);
       service.authorize(session, 'call', m.method);
       return service.runtime.invoke(m.method, m.args, { session: session.id, route: 'direct', identity: session.identity });
     },

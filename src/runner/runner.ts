@@ -187,7 +187,7 @@ export class PeerwayRunner extends EventEmitter {
           open: (m) => this.open(m),
           call: (m) => {
             const host = this.sessionHost(m.session);
-            host.assertServerRoute(m.session, `method:${m.method}`);
+            host.assertServerRoute(m.session, host.table.methodKey(m.method));
             return host.runtime.invoke(m.method, m.args, { session: m.session, route: 'server', identity: host.identityOf(m.session) });
           },
           ready: (m) => this.sessionHost(m.session).ready(m.session, m.routes),

@@ -51,3 +51,10 @@ test('a client in another process is told why the memory route is not for it', (
   const choices = chooseRoutes(table, profile({ process: 'host-a/9' }), standardLinkCheck(service, () => undefined));
   assert.deepEqual(choices.get('method:m')!.skipped.map((s) => s.reason), ['connect.bearer.memory works only inside one process, and the client is in another process']);
 });
+
+test('a method key is the same string as the table key for a declared method, and made up for any other name', () => {
+  assert.equal(table.methodKey('m'), 'method:m');
+  assert.ok(table.keys().includes(table.methodKey('n')));
+  assert.equal(table.methodKey('nope'), 'method:nope');
+  assert.deepEqual(table.alternatives(table.methodKey('nope')), []);
+});
