@@ -429,3 +429,98 @@ test('subscribing to every event is allowed when one of them, even one named "un
   assert.deepEqual(sink.pushes, [['event', session, 'ping', {}]]);
   assert.throws(() => api.subscribe(session, 'event', 'undefined'), { code: 'BEARER_MISSING' });
 });
+
+// --- what a publish pushes, and what it counts --------------------------------------------------------
+
+/** A front end that says, push by push, whether it delivered (false: the push went nowhere). */
+class AnsweringSink extends RecordingSink {
+  delivers = true;
+  override event(session: string, name: string, args: Record<string, unknown>, shared?: SharedPush): boolean {
+    super.event(session, name, args, shared);
+    return this.delivers;
+  }
+  override data(session: string, path: string, value: unknown, shared?: SharedPush): boolean {
+    super.data(session, path, value, shared);
+    return this.delivers;
+  }
+}
+
+/** The guest may neither hear the event `bumped` nor read `secret`; everyone else may. */
+const GUEST_DENIED: Authorizer = {
+  authorize: (identity, action, resource) =>
+    identity.name === 'guest' && ((action === 'subscribe' && resource.name === 'bumped') || (action === 'read' && resource.name === 'secret'))
+      ? { allowed: false, reason: 'not for guests' }
+      : { allowed: true },
+};
+
+test('an event the session may not hear is not pushed to it nor counted; a session that may is pushed it and counted', async (t) => {
+  const { client, runtime, entry } = await brokerWith(t, { authorizer: GUEST_DENIED });
+  const guest = client({ name: 'guest' });
+  const other = client();
+  const sg = await guest.api.start('WhoAmI', PROFILE);
+  const so = await other.api.start('WhoAmI', PROFILE);
+  guest.api.subscribe(sg.session, 'event', undefined); // every event: allowed, the denied one is left out
+  other.api.subscribe(so.session, 'event', undefined);
+  runtime.api.emit('bumped', { n: 1 });
+  assert.deepEqual(guest.sink.pushes, []);
+  assert.deepEqual(other.sink.pushes, [['event', so.session, 'bumped', { n: 1 }]]);
+  assert.equal(entry.counters.eventsOut, 1);
+});
+
+test('a data change the session may not read is not pushed to it nor counted; one wider than it may read goes without the denied part, in its own encoding', async (t) => {
+  const { client, entry } = await brokerWith(t, { authorizer: GUEST_DENIED });
+  const guest = client({ name: 'guest' });
+  const other = client();
+  const sg = await guest.api.start('WhoAmI', PROFILE);
+  const so = await other.api.start('WhoAmI', PROFILE);
+  guest.api.subscribe(sg.session, 'data', undefined);
+  other.api.subscribe(so.session, 'data', undefined);
+  entry.publishData('secret', 'x');
+  assert.deepEqual(guest.sink.pushes, [], 'the denied path');
+  assert.deepEqual(other.sink.pushes, [['data', so.session, 'secret', 'x']]);
+  assert.equal(entry.counters.dataOut, 1);
+  entry.publishData('', { n: 2, secret: 'y' });
+  assert.deepEqual(guest.sink.pushes, [['data', sg.session, '', { n: 2 }]], 'the whole tree, without secret');
+  assert.deepEqual(other.sink.pushes[1], ['data', so.session, '', { n: 2, secret: 'y' }]);
+  assert.equal(guest.sink.shared[0], undefined, 'the redacted copy is not the shared encoding');
+  assert.notEqual(other.sink.shared[1], undefined, 'two sessions: the others share one encoding');
+  assert.equal(entry.counters.dataOut, 3);
+});
+
+test('a push the front end says went nowhere is not counted, redacted or not; one it delivered is', async (t) => {
+  const { client, runtime, entry } = await brokerWith(t, { authorizer: GUEST_DENIED });
+  const sink = new AnsweringSink();
+  const guest = client({ name: 'guest' }, sink);
+  const { session } = await guest.api.start('WhoAmI', PROFILE);
+  guest.api.subscribe(session, 'event', undefined);
+  guest.api.subscribe(session, 'data', undefined);
+  const me = client(ANONYMOUS, new AnsweringSink());
+  const mine = await me.api.start('WhoAmI', PROFILE);
+  me.api.subscribe(mine.session, 'event', 'bumped');
+  const counted = () => [entry.counters.eventsOut, entry.counters.dataOut];
+  for (const delivers of [false, true]) {
+    sink.delivers = delivers;
+    (me.sink as AnsweringSink).delivers = delivers;
+    const before = counted();
+    runtime.api.emit('bumped', { n: 1 });
+    entry.publishData('n', 3); // the guest may read it: the plain push
+    entry.publishData('', { n: 3, secret: 'z' }); // redacted for the guest
+    const [events, data] = counted();
+    assert.deepEqual([events - before[0], data - before[1]], delivers ? [1, 2] : [0, 0], `delivers: ${delivers}`);
+  }
+  assert.equal(sink.pushes.filter((p) => p[0] === 'data').length, 4, 'every data push reached the front end');
+});
+
+test('a session whose client reads runtime data directly gets no copy of it through the server', async (t) => {
+  const { client, entry } = await brokerWith(t);
+  const direct = client();
+  const relayed = client();
+  const sd = await direct.api.start('WhoAmI', PROFILE);
+  const sr = await relayed.api.start('WhoAmI', PROFILE);
+  await direct.api.ready(sd.session, { 'data:': { linkType: 'direct', link: 'fast' } });
+  direct.api.subscribe(sd.session, 'data', 'n');
+  relayed.api.subscribe(sr.session, 'data', 'n');
+  entry.publishData('n', 4);
+  assert.deepEqual(direct.sink.pushes, []);
+  assert.deepEqual(relayed.sink.pushes, [['data', sr.session, 'n', 4]]);
+});
