@@ -5,6 +5,7 @@ import { makeTestCertificates } from '../helpers/certs.js';
 import { startServerWith, writeConfig } from '../helpers/adapters.js';
 import type { DataChange } from '../../src/client/session.js';
 import { Collector, connectClient, fixture, runPeerway, startRunner, startServer } from '../helpers/harness.js';
+import { withOwnSocket } from '../helpers/own-socket.js';
 
 /**
  * Points of the first-hour issue (#11) the first round of tests left unproved, on real processes.
@@ -73,8 +74,9 @@ test('runtime data bigger than one udp datagram from the start is watched over t
 
 test("a direct link that cannot be opened is blamed on the service's runner, not on the server", async (t) => {
   const server = await startServer(t);
-  await startRunner(t, server.url, [fixture('p2p', 'link-gone.xml')]);
-  await unlink('/tmp/peerway-test-link-gone.sock'); // the runner's link socket is gone: opening the link fails
+  const { file, socket } = await withOwnSocket(t, fixture('p2p', 'link-gone.xml'));
+  await startRunner(t, server.url, [file]);
+  await unlink(socket); // the runner's link socket is gone: opening the link fails
   const client = await connectClient(t, server.url);
   const warnings: string[] = [];
   client.on('warning', (w: string) => warnings.push(w));

@@ -8,6 +8,7 @@ import { parseInstructions } from '../../src/routing/instructions.js';
 import { dialHandshake } from '../../src/wire/handshake.js';
 import { startPeerway } from '../../src/cli/peerway-process.js';
 import { Collector, connectClient, fixture, startRunner, startServer } from '../helpers/harness.js';
+import { withOwnSocket } from '../helpers/own-socket.js';
 
 /**
  * Security and routing behaviour that a one-line bug could break without another test noticing: each test
@@ -60,8 +61,9 @@ test('a link hello that names another link than the one it connected to is refus
 
 test('when the first direct link fails to open, the next direct route is taken, not the server route', async (t) => {
   const server = await startServer(t);
-  await startRunner(t, server.url, [fixture('p2p', 'ipc-then-tcp.xml')], ['--impl', ECHO_IMPL]);
-  await unlink('/tmp/peerway-test-ipc-then-tcp.sock'); // same host: ipc is offered, but it cannot be opened
+  const { file, socket } = await withOwnSocket(t, fixture('p2p', 'ipc-then-tcp.xml'));
+  await startRunner(t, server.url, [file], ['--impl', ECHO_IMPL]);
+  await unlink(socket); // same host: ipc is offered, but it cannot be opened
   const client = await connectClient(t, server.url);
   const warnings: string[] = [];
   client.on('warning', (w: string) => warnings.push(w));
@@ -74,12 +76,14 @@ test('when the first direct link fails to open, the next direct route is taken, 
 
 test('a required route whose link fails to open fails the session start with LINK_FAILED, never falls back', async (t) => {
   const server = await startServer(t);
-  await startRunner(t, server.url, [fixture('p2p', 'ipc-required.xml')], ['--impl', ECHO_IMPL]);
-  await unlink('/tmp/peerway-test-ipc-required.sock');
+  const { file, socket } = await withOwnSocket(t, fixture('p2p', 'ipc-required.xml'));
+  await startRunner(t, server.url, [file], ['--impl', ECHO_IMPL]);
+  await unlink(socket);
   const client = await connectClient(t, server.url);
   await assert.rejects(client.startSession('IpcRequired'), (e: PeerwayError) => {
     assert.equal(e.code, 'LINK_FAILED');
-    assert.match(e.message, /^service IpcRequired requires the direct connect\.bearer\.local link "ipc" for method "echo", and it could not be opened: .*no socket at \/tmp\/peerway-test-ipc-required\.sock/);
+    assert.ok(e.message.startsWith('service IpcRequired requires the direct connect.bearer.local link "ipc" for method "echo", and it could not be opened: '), e.message);
+    assert.ok(e.message.includes(`no socket at ${socket}`), e.message);
     return true;
   });
   assert.equal((await client.stats()).sessions, 0, 'the failed session was stopped');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { unlink } from 'node:fs/promises';
 import { Collector, connectClient, example, fixture, startRunner, startServer } from '../helpers/harness.js';
+import { withOwnSocket } from '../helpers/own-socket.js';
 import type { DataChange, ServiceEvent } from '../../src/client/session.js';
 import { PeerwayError } from '../../src/errors.js';
 import { parseInstructions } from '../../src/routing/instructions.js';
@@ -77,16 +78,18 @@ test('two clients with different bearers reach the same event by different route
 
 test('a direct link that cannot be opened falls back to the next route with a warning saying why', async (t) => {
   const server = await startServer(t);
-  await startRunner(t, server.url, [fixture('p2p', 'ipc-first.xml')]);
+  const { file, socket } = await withOwnSocket(t, fixture('p2p', 'ipc-first.xml'));
+  await startRunner(t, server.url, [file]);
   // Same host, so the local route is chosen; but the socket is gone, so opening the link fails.
-  await unlink('/tmp/peerway-test-ipc-first.sock');
+  await unlink(socket);
   const client = await connectClient(t, server.url);
   const warnings: string[] = [];
   client.on('warning', (w: string) => warnings.push(w));
   const s = await client.startSession('IpcFirst');
   assert.equal(s.routeFor('method', 'echo').linkType, 'server');
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /IpcFirst method "echo": link ipc \(connect\.bearer\.local\) could not be opened: .*no socket at \/tmp\/peerway-test-ipc-first\.sock.*; using the server route instead/);
+  assert.match(warnings[0], /^IpcFirst method "echo": link ipc \(connect\.bearer\.local\) could not be opened: .*; using the server route instead$/);
+  assert.ok(warnings[0].includes(`no socket at ${socket}`), warnings[0]);
   assert.equal(await s.call('echo', { text: 'a' }), 'a via server');
 });
 

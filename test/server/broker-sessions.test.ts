@@ -390,6 +390,21 @@ test('a tap gets only the events it wants', async (t) => {
   assert.deepEqual(got, ['bumped']);
 });
 
+test('a tap gets only the runtime-data changes it wants', async (t) => {
+  const { entry } = await brokerWith(t);
+  const got: [string, unknown][] = [];
+  const tap: Subscriber = {
+    wantsEvent: () => false,
+    wantsData: (path) => path === 'n',
+    pushEvent: () => true,
+    pushData: (path, value) => (got.push([path, value]), true),
+  };
+  entry.taps.add(tap);
+  entry.publishData('secret', 'x');
+  entry.publishData('n', 5);
+  assert.deepEqual(got, [['n', 5]]);
+});
+
 test('a data subscribe in notify mode counts the read the policy would deny once', async (t) => {
   const authorizer: Authorizer = {
     authorize: (_identity, action, resource) => (action === 'read' && resource.name === 'n' ? { allowed: true, wouldDeny: true, mode: 'notify', reason: 'would be denied' } : { allowed: true }),
