@@ -3,8 +3,9 @@
 // builds once per sandbox (buildCommand) and activates each mutant through the environment that the test
 // processes and the servers and runners they spawn inherit; per-test coverage analysis does not apply.
 //
-// Each group mutates a few modules and runs only the test files that exercise them, stopping at the first
-// failure (PEERWAY_TEST_BAIL), to bring a whole run under an hour on 2 cores (not there yet: docs/testing.md).
+// Each group mutates a few modules and runs only the test files that exercise them, quick in-process tests
+// first, stopping at the first failure (PEERWAY_TEST_BAIL), to keep a whole run under an hour on 2 cores
+// (48 min on 2026-12-01: docs/testing.md).
 export const GROUPS = {
   // How a runner serves direct links: the link token and hello, the routes a session may use, grants.
   'runner-links': {
