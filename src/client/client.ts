@@ -180,12 +180,12 @@ export class PeerwayClient extends EventEmitter {
     this.access = {
       channel: () => this.serverChannel(),
       reconnecting: () => this.reconnectTimer !== undefined || (this.channel === undefined && this.recovery !== undefined && !this.closedByUser),
-      untilConnected: (timeoutMs, signal) =>
+      untilConnected: (timeoutMs, signal, callTimeoutMs = timeoutMs) =>
         this.channel
           ? Promise.resolve()
           : this.connection.wait(
               timeoutMs,
-              () => new PeerwayError('CONNECTION_CLOSED', `not connected to the server at ${formatBearerUrl(this.serverAddress)}: still reconnecting after ${timeoutMs} ms (${this.lastClose?.reason ?? 'closed'})`),
+              () => new PeerwayError('CONNECTION_CLOSED', `not connected to the server at ${formatBearerUrl(this.serverAddress)}: still reconnecting after ${callTimeoutMs} ms (${this.lastClose?.reason ?? 'closed'})`),
               signal,
             ),
       recovers: this.recovery !== undefined,

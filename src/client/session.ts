@@ -71,8 +71,11 @@ export interface ServerAccess {
    * the client was away) before telling the client: restore it as if it had said so.
    */
   forgotten(session: Session): void;
-  /** Waits (at most `timeoutMs`) for the server connection to be back; TIMEOUT otherwise. */
-  untilConnected(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Waits (at most `timeoutMs`) for the server connection to be back; CONNECTION_CLOSED otherwise, naming
+   * `callTimeoutMs`: the caller's whole timeout, of which the wait is what was left.
+   */
+  untilConnected(timeoutMs: number, signal?: AbortSignal, callTimeoutMs?: number): Promise<void>;
   /** Where a listener's exception goes when the session has no `error` listener. */
   reportListenerError(error: PeerwayError, session: Session): void;
 }
@@ -630,7 +633,7 @@ export class Session extends EventEmitter {
         signal,
       );
     }
-    if (needsServer() && this.server.reconnecting()) await this.server.untilConnected(Math.max(1, deadline - Date.now()), signal);
+    if (needsServer() && this.server.reconnecting()) await this.server.untilConnected(Math.max(1, deadline - Date.now()), signal, timeoutMs);
   }
 
   /**
